@@ -1,0 +1,458 @@
+"""AgentActor: the truth about one agent — presence, capacity, offers and held work.
+
+It is the only place capacity is reserved or released. Queues propose work; the agent takes
+or returns each proposal. When it gains room it runs a *round*: it asks every queue it serves
+for its best waiting work, waits for all answers, and takes the best across queues (queue
+priority, then item priority, then age), returning the rest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import structlog
+
+from switchboard.actors import messages as m
+from switchboard.actors.desktop_link import (
+    AgentUpdateEvent,
+    AssignmentEvent,
+    ConversationUpdateEvent,
+    DesktopLink,
+    Envelope,
+    OfferEvent,
+    OfferWithdrawnEvent,
+)
+from switchboard.actors.domain.eligibility import why_not_eligible
+from switchboard.actors.domain.model import (
+    AgentSpec,
+    AgentView,
+    ConversationState,
+    Presence,
+    PresenceAfter,
+    Ticket,
+    frozen_map,
+)
+from switchboard.actors.domain.ordering import cross_queue_key
+from switchboard.actors.domain.presence import next_presence
+from switchboard.actors.errors import FailedPrecondition, InvalidArgument
+from switchboard.actors.runtime import LoopActor
+from switchboard.actors.runtime.timers import tell_later
+
+if TYPE_CHECKING:
+    from switchboard.actors.centre import Centre
+
+NEVER = -math.inf
+
+
+@dataclass(slots=True)
+class Held:
+    """A conversation the agent has been given: offered (ringing), active, or in wrap-up."""
+
+    ticket: Ticket
+    queue_id: str
+    state: str  # "offered", "active", "wrap_up"
+    holds_capacity: bool = True
+    timer: object | None = None
+    token: int = 0
+
+
+@dataclass(slots=True)
+class Round:
+    id: int
+    awaiting: set[str]
+    candidates: list[tuple[tuple, Ticket, str]] = field(default_factory=list)
+
+
+class AgentActor(LoopActor):
+    def __init__(self, spec: AgentSpec, directory: Centre) -> None:
+        super().__init__()
+        self.spec = spec
+        self.directory = directory
+        self.clock = directory.clock
+        self.settings = directory.settings
+        self.chosen = Presence.OFFLINE  # what the agent (or the engine) last chose
+        self.presence = Presence.OFFLINE  # what routing sees
+        self.used = 0
+        self.work: dict[str, Held] = {}
+        self.last_assigned_at = NEVER
+        self.last_released_at = NEVER
+        self.version = 0
+        self.link: DesktopLink | None = None
+        self.sequence = 0
+        self.round: Round | None = None
+        self.round_again = False
+        self._rounds = 0
+        self._tokens = 0
+        self._last_update: AgentUpdateEvent | None = None
+        self.log = structlog.get_logger("switchboard.agent").bind(agent_id=spec.id)
+
+    # --- messages --------------------------------------------------------------------
+
+    def on_receive(self, message: object) -> object:  # noqa: C901, PLR0911 - a dispatch table
+        match message:
+            case m.Proposal(queue_id, queue_priority, ticket, round_id):
+                self._on_proposal(queue_id, queue_priority, ticket, round_id)
+            case m.Connect(link, presence):
+                return self._connect(link, presence)
+            case m.Disconnect(link):
+                self._disconnect(link)
+            case m.SetPresence(presence):
+                return self._set_presence(presence)
+            case m.AcceptOffer(conversation_id):
+                return self._accept(conversation_id)
+            case m.RejectOffer(conversation_id):
+                self._decline(self._offered(conversation_id), "rejected", self.settings.after_reject)
+            case m.OfferExpired(conversation_id, token):
+                held = self.work.get(conversation_id)
+                if held is not None and held.state == "offered" and held.token == token:
+                    self._decline(held, "offer timed out", self.settings.after_missed_offer)
+            case m.AgentEnds(conversation_id):
+                return self._end(self._held(conversation_id, "active", "end"), by="agent")
+            case m.CustomerEnded(conversation_id):
+                held = self.work.get(conversation_id)
+                if held is not None and held.state == "active":
+                    self._end(held, by="customer")
+            case m.AgentCloses(conversation_id):
+                self._close(self._held(conversation_id, "wrap_up", "close"))
+            case m.WrapUpBlockExpired(conversation_id, token):
+                held = self.work.get(conversation_id)
+                if held is not None and held.token == token and held.holds_capacity:
+                    self._release(held)
+                    self._changed(gained_room=True)
+            case m.WithdrawOffer(conversation_id, reason):
+                self._withdraw(conversation_id, reason)
+            case m.ChangeMembership(queue_ids, capacity, skills, name):
+                self._change_membership(queue_ids, capacity, skills, name)
+            case m.AgentSnapshotRequest():
+                return self._snapshot()
+            case _:
+                return super().on_receive(message)
+        return None
+
+    # --- proposals and rounds --------------------------------------------------------
+
+    def _on_proposal(
+        self, queue_id: str, queue_priority: int, ticket: Ticket | None, round_id: int | None
+    ) -> None:
+        current = self.round
+        if ticket is not None and current is not None:
+            current.candidates.append((cross_queue_key(queue_priority, ticket), ticket, queue_id))
+        elif ticket is not None:
+            self._take_or_return(ticket, queue_id)
+        if current is not None and round_id == current.id:
+            current.awaiting.discard(queue_id)
+            if not current.awaiting:
+                self._finish_round(current)
+
+    def _start_round(self) -> None:
+        if not self.spec.queue_ids:
+            return
+        self._rounds += 1
+        self.round = Round(self._rounds, set(self.spec.queue_ids))
+        view = self._view()
+        for queue_id in self.spec.queue_ids:
+            self.directory.queues[queue_id].tell(m.WorkRequest(view, self._rounds))
+
+    def _finish_round(self, finished: Round) -> None:
+        self.round = None
+        for _, ticket, queue_id in sorted(finished.candidates, key=lambda c: c[0]):
+            self._take_or_return(ticket, queue_id, announce=False)
+        if self.round_again:
+            self.round_again = False
+            self._changed(gained_room=True)
+        else:
+            self._changed(gained_room=False)
+
+    def _take_or_return(self, ticket: Ticket, queue_id: str, *, announce: bool = True) -> None:
+        reason = why_not_eligible(self._view(), ticket)
+        queue = self.directory.queues[queue_id]
+        if reason is not None:
+            queue.tell(m.ProposalReturned(ticket, self.spec.id, self._view(), reason))
+            return
+        self._take(ticket, queue_id)
+        queue.tell(m.ProposalTaken(ticket.conversation_id, self.spec.id))
+        if announce:
+            self._changed(gained_room=False)
+
+    def _take(self, ticket: Ticket, queue_id: str) -> None:
+        now = self.clock.now()
+        cid = ticket.conversation_id
+        held = Held(ticket, queue_id, "offered")
+        self.work[cid] = held
+        self.used += ticket.cost
+        self.last_assigned_at = now
+        conversation = self.directory.conversations.get(cid)
+        log = self.log.bind(conversation_id=cid, queue_id=queue_id)
+        if ticket.auto_accept:
+            held.state = "active"
+            self._push(AssignmentEvent(ticket.work))
+            log.info("agent.assigned", how="auto-accepted")
+            if conversation is not None:
+                conversation.tell(m.Accepted(self.spec.id, "auto-accepted"))
+            else:
+                self._withdraw(cid, "conversation no longer exists")
+            return
+        expires_at = now + ticket.offer_timeout_s
+        held.token = self._next_token()
+        token = held.token
+        held.timer = tell_later(self.clock, expires_at, self.actor_ref, m.OfferExpired(cid, token)
+        )
+        self._push(OfferEvent(ticket.work, expires_at))
+        log.info("agent.offered", expires_in_s=ticket.offer_timeout_s)
+        if conversation is not None:
+            conversation.tell(m.Offered(self.spec.id, expires_at))
+        else:
+            self._withdraw(cid, "conversation no longer exists")
+
+    # --- desktop calls ---------------------------------------------------------------
+
+    def _offered(self, conversation_id: str) -> Held:
+        held = self.work.get(conversation_id)
+        if held is None or held.state != "offered":
+            raise FailedPrecondition(
+                f"conversation {conversation_id} is not offered to agent {self.spec.id}"
+                + (f" (it is {held.state} with this agent)" if held else
+                   " (the offer may have been withdrawn, timed out or never made)")
+            )
+        return held
+
+    def _held(self, conversation_id: str, state: str, action: str) -> Held:
+        held = self.work.get(conversation_id)
+        if held is None:
+            raise FailedPrecondition(
+                f"agent {self.spec.id} does not hold conversation {conversation_id}"
+            )
+        if held.state != state:
+            raise FailedPrecondition(
+                f"cannot {action} conversation {conversation_id}: it is {held.state}, "
+                f"not {state.replace('_', '-')}"
+            )
+        return held
+
+    def _accept(self, conversation_id: str) -> str:
+        held = self._offered(conversation_id)
+        self._cancel_timer(held)
+        held.state = "active"
+        self.log.info("agent.accepted", conversation_id=conversation_id, queue_id=held.queue_id)
+        conversation = self.directory.conversations.get(conversation_id)
+        if conversation is not None:
+            conversation.tell(m.Accepted(self.spec.id, "accepted"))
+        self._push(AssignmentEvent(held.ticket.work))
+        return conversation_id
+
+    def _decline(self, held: Held, reason: str, after: PresenceAfter, *, counts: bool = True) -> None:
+        cid = held.ticket.conversation_id
+        self._cancel_timer(held)
+        del self.work[cid]
+        self.used -= held.ticket.cost
+        self.log.info("agent.declined", conversation_id=cid, queue_id=held.queue_id, reason=reason)
+        self._push(OfferWithdrawnEvent(cid, reason))
+        conversation = self.directory.conversations.get(cid)
+        if conversation is not None:
+            conversation.tell(m.Declined(self.spec.id, reason, counts))
+        if after is PresenceAfter.INACTIVE:
+            self.chosen = Presence.INACTIVE
+        elif after is PresenceAfter.BUSY_DND:
+            self.chosen = Presence.BUSY_DND
+        self._changed(gained_room=True)
+
+    def _end(self, held: Held, by: str) -> ConversationState:
+        cid = held.ticket.conversation_id
+        held.state = "wrap_up"
+        wrap_up = self.directory.streams[held.ticket.work.stream_id].wrap_up
+        self.log.info("agent.wrap_up", conversation_id=cid, ended_by=by)
+        if by == "agent":
+            conversation = self.directory.conversations.get(cid)
+            if conversation is not None:
+                conversation.tell(m.Ended("agent", self.spec.id))
+        self._push(ConversationUpdateEvent(cid, ConversationState.WRAP_UP, f"ended by {by}"))
+        if not wrap_up.blocks_until_close:
+            if wrap_up.seconds <= 0:
+                self._release(held)
+            else:
+                held.token = self._next_token()
+                token = held.token
+                held.timer = tell_later(self.clock, self.clock.now() + wrap_up.seconds, self.actor_ref, m.WrapUpBlockExpired(cid, token),
+                )
+        self._changed(gained_room=not held.holds_capacity)
+        return ConversationState.WRAP_UP
+
+    def _close(self, held: Held) -> None:
+        cid = held.ticket.conversation_id
+        self._cancel_timer(held)
+        del self.work[cid]
+        if held.holds_capacity:
+            self._release(held)
+        self.log.info("agent.closed", conversation_id=cid)
+        conversation = self.directory.conversations.get(cid)
+        if conversation is not None:
+            conversation.tell(m.Closed(self.spec.id))
+        self._push(ConversationUpdateEvent(cid, ConversationState.CLOSED, "closed by agent"))
+        self._changed(gained_room=True)
+
+    def _withdraw(self, conversation_id: str, reason: str) -> None:
+        """The conversation is gone (abandoned, auto-closed): free whatever it held."""
+        held = self.work.pop(conversation_id, None)
+        if held is None:
+            return
+        self._cancel_timer(held)
+        if held.holds_capacity:
+            self._release(held, idle_since_now=held.state != "offered")
+        self.log.info("agent.withdrawn", conversation_id=conversation_id, reason=reason)
+        if held.state == "offered":
+            self._push(OfferWithdrawnEvent(conversation_id, reason))
+        else:
+            self._push(ConversationUpdateEvent(conversation_id, ConversationState.CLOSED, reason))
+        self._changed(gained_room=True)
+
+    def _release(self, held: Held, *, idle_since_now: bool = True) -> None:
+        held.holds_capacity = False
+        self.used -= held.ticket.cost
+        if idle_since_now:
+            self.last_released_at = self.clock.now()
+
+    # --- presence and connection -----------------------------------------------------
+
+    def _connect(self, link: DesktopLink, presence: Presence | None) -> Presence:
+        if self.link is not None:
+            self.link.close("replaced by a newer connection")
+        self.link = link
+        self.log.info("agent.connected")
+        self._last_update = None  # a new desktop starts from the full picture
+        if presence is not None:
+            return self._set_presence(presence)
+        self._push_update_if_changed()
+        return self.presence
+
+    def _disconnect(self, link: DesktopLink) -> None:
+        if link is not self.link:
+            return  # an older stream ending after a newer one replaced it
+        self.link = None
+        self.chosen = Presence.OFFLINE
+        self.log.info("agent.disconnected")
+        for held in [h for h in self.work.values() if h.state == "offered"]:
+            self._decline(held, "agent disconnected", PresenceAfter.KEEP, counts=False)
+        self._changed(gained_room=False)
+
+    def _set_presence(self, presence: Presence) -> Presence:
+        if presence is Presence.INACTIVE:
+            raise InvalidArgument("presence INACTIVE is set only by the engine")
+        was_receiving = self.presence
+        self.chosen = presence
+        self.log.info("agent.presence_set", presence=presence.value)
+        self._changed(gained_room=was_receiving is not self._shown_presence())
+        return self.presence
+
+    # --- state changes ---------------------------------------------------------------
+
+    def _shown_presence(self) -> Presence:
+        return next_presence(self.chosen, self.used, self.spec.capacity)
+
+    def _changed(self, *, gained_room: bool) -> None:
+        """Recompute presence, tell the desktop and the queues; seek work if room appeared."""
+        presence = self.presence = self._shown_presence()
+        self._push_update_if_changed()
+        self.version += 1
+        can_take = self.used < self.spec.capacity and presence in self.directory.receiving
+        if gained_room and can_take:
+            if self.round is None:
+                self._start_round()
+                return
+            self.round_again = True
+        view = self._view()
+        for queue_id in self.spec.queue_ids:
+            self.directory.queues[queue_id].tell(m.AgentStatus(view))
+
+    def _push_update_if_changed(self) -> None:
+        update = self._agent_update()
+        if update != self._last_update:
+            self._push(update)
+
+    def _view(self) -> AgentView:
+        return AgentView(
+            agent_id=self.spec.id,
+            presence=self.presence,
+            free_units=self.spec.capacity - self.used,
+            capacity=self.spec.capacity,
+            skills=self.spec.skills,
+            last_assigned_at=self.last_assigned_at,
+            last_released_at=self.last_released_at,
+            version=self.version,
+        )
+
+    def _agent_update(self) -> AgentUpdateEvent:
+        return AgentUpdateEvent(
+            presence=self.presence,
+            capacity_used=self.used,
+            capacity_total=self.spec.capacity,
+            conversation_ids=tuple(c for c, h in self.work.items() if h.state != "offered"),
+        )
+
+    def _push(self, event: object) -> None:
+        if isinstance(event, AgentUpdateEvent):
+            self._last_update = event
+        if self.link is None:
+            return
+        self.sequence += 1
+        self.link.send(Envelope(self.sequence, self.clock.now(), event))
+
+    def _cancel_timer(self, held: Held) -> None:
+        if held.timer is not None:
+            held.timer.cancel()  # type: ignore[attr-defined]
+            held.timer = None
+
+    def _next_token(self) -> int:
+        self._tokens += 1
+        return self._tokens
+
+    # --- administration --------------------------------------------------------------
+
+    def _change_membership(self, queue_ids: tuple, capacity: int, skills: object, name: str) -> None:
+        old = set(self.spec.queue_ids)
+        self.spec = AgentSpec(
+            id=self.spec.id,
+            name=name or self.spec.name,
+            capacity=capacity,
+            skills=frozen_map(skills),  # type: ignore[arg-type]
+            queue_ids=tuple(queue_ids),
+        )
+        for queue_id in old - set(queue_ids):
+            self.directory.queues[queue_id].tell(m.MemberLeft(self.spec.id))
+        self.version += 1
+        view = self._view()
+        for queue_id in queue_ids:
+            self.directory.queues[queue_id].tell(m.MemberJoined(view))
+        self._changed(gained_room=True)
+
+    def _snapshot(self) -> AgentSnapshot:
+        return AgentSnapshot(
+            agent_id=self.spec.id,
+            name=self.spec.name,
+            presence=self.presence,
+            capacity_used=self.used,
+            capacity_total=self.spec.capacity,
+            conversation_ids=tuple(c for c, h in self.work.items() if h.state != "offered"),
+            offered_ids=tuple(c for c, h in self.work.items() if h.state == "offered"),
+            queue_ids=self.spec.queue_ids,
+            skills=dict(self.spec.skills),
+            connected=self.link is not None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSnapshot:
+    agent_id: str
+    name: str
+    presence: Presence
+    capacity_used: int
+    capacity_total: int
+    conversation_ids: tuple[str, ...]
+    offered_ids: tuple[str, ...]
+    queue_ids: tuple[str, ...]
+    skills: dict
+    connected: bool
+
+
+__all__ = ["AgentActor", "AgentSnapshot"]

@@ -1,0 +1,251 @@
+"""The contact centre: wires actors from a configuration and is their shared directory.
+
+Like Mopidy's core wiring, this is the one place that starts actors (queues, then agents; a
+conversation per submitted work item) and keeps the id -> ref maps actors use to reach each
+other. It is not an actor: it only runs on the event loop, between messages, and holds no
+state that actors race on. The gRPC services call its methods.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+import pykka
+import structlog
+
+from switchboard.actors import messages as m
+from switchboard.actors.agent import AgentActor, AgentSnapshot
+from switchboard.actors.conversation import ConversationActor, ConversationSnapshot, TimelineEntry
+from switchboard.actors.desktop_link import DesktopLink, PushCounter
+from switchboard.actors.domain.model import (
+    AgentSpec,
+    AgentView,
+    EngineSettings,
+    Presence,
+    QueueSpec,
+    Ticket,
+    Work,
+    WorkStream,
+    frozen_map,
+)
+from switchboard.actors.domain.routing import decide_queue, route_variables
+from switchboard.actors.errors import FailedPrecondition, InvalidArgument, NotFound
+from switchboard.actors.queue import QueueActor, QueueSnapshot
+
+log = structlog.get_logger("switchboard.centre")
+
+# Closed conversations kept in memory for GetConversation; older ones come from the journal.
+RECENTLY_CLOSED = 20_000
+
+
+class Journal(Protocol):
+    def record(self, conversation_id: str, entry: TimelineEntry) -> None: ...
+
+    def closed(self, snapshot: ConversationSnapshot) -> None: ...
+
+
+class NullJournal:
+    def record(self, conversation_id: str, entry: TimelineEntry) -> None:
+        pass
+
+    def closed(self, snapshot: ConversationSnapshot) -> None:
+        pass
+
+
+class Centre:
+    def __init__(
+        self,
+        *,
+        clock: Any,
+        settings: EngineSettings,
+        streams: Mapping[str, WorkStream],
+        queues: list[QueueSpec],
+        agents: list[AgentSpec],
+        journal: Journal | None = None,
+    ) -> None:
+        self.clock = clock
+        self.settings = settings
+        self.streams = dict(streams)
+        self.queue_specs = {q.id: q for q in queues}
+        self.journal: Journal = journal or NullJournal()
+        self.pushes = PushCounter()
+        self.receiving: frozenset[Presence] = frozenset().union(
+            *(s.allowed_presences for s in self.streams.values())
+        ) or frozenset({Presence.AVAILABLE, Presence.BUSY})
+        self.queues: dict[str, pykka.ActorRef[Any]] = {}
+        self.agents: dict[str, pykka.ActorRef[Any]] = {}
+        self.conversations: dict[str, pykka.ActorRef[Any]] = {}
+        self.recently_closed: OrderedDict[str, ConversationSnapshot] = OrderedDict()
+        self._seq = itertools.count(1)
+        self.submitted = 0
+        self.closed = 0
+        for spec in queues:
+            self.queues[spec.id] = QueueActor.start(spec, self.receiving, self)
+        members: dict[str, list[str]] = {}
+        for spec in queues:
+            for agent_id in spec.members:
+                members.setdefault(agent_id, []).append(spec.id)
+        for agent in agents:
+            queue_ids = tuple(dict.fromkeys((*agent.queue_ids, *members.get(agent.id, ()))))
+            self._start_agent(_with_queues(agent, queue_ids))
+
+    # --- agents ----------------------------------------------------------------------
+
+    def _start_agent(self, spec: AgentSpec) -> None:
+        ref = AgentActor.start(spec, self)
+        self.agents[spec.id] = ref
+        for queue_id in spec.queue_ids:
+            self.queues[queue_id].tell(m.MemberJoined(_offline_view(spec)))
+
+    def upsert_agent(
+        self, agent_id: str, name: str, capacity: int, skills: Mapping, queue_ids: tuple[str, ...]
+    ) -> bool:
+        """Create an agent or change its skills, capacity and queues. True if created."""
+        _check_id("agent_id", agent_id)
+        unknown = [q for q in queue_ids if q not in self.queues]
+        if unknown:
+            raise NotFound(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(self.queues)}")
+        if capacity < 0:
+            raise InvalidArgument(f"capacity must be at least 1, got {capacity}")
+        capacity = capacity or self.settings.default_agent_capacity
+        for skill, rating in skills.items():
+            _check_id("skill name", skill)
+            if not 0 <= rating <= 10:
+                raise InvalidArgument(f"skill {skill!r}: rating {rating} is outside 0..10")
+        if agent_id not in self.agents:
+            spec = AgentSpec(agent_id, name or agent_id, capacity, frozen_map(skills), queue_ids)
+            self._start_agent(spec)
+            return True
+        self.agents[agent_id].tell(m.ChangeMembership(queue_ids, capacity, skills, name))
+        return False
+
+    def agent(self, agent_id: str) -> pykka.ActorRef[Any]:
+        try:
+            return self.agents[agent_id]
+        except KeyError:
+            raise NotFound(f"unknown agent {agent_id!r}") from None
+
+    def queue(self, queue_id: str) -> pykka.ActorRef[Any]:
+        try:
+            return self.queues[queue_id]
+        except KeyError:
+            raise NotFound(f"unknown queue {queue_id!r}") from None
+
+    def new_link(self, agent_id: str) -> DesktopLink:
+        return DesktopLink(agent_id, self.pushes)
+
+    async def agent_snapshot(self, agent_id: str) -> AgentSnapshot:
+        return await self.agent(agent_id).ask(m.AgentSnapshotRequest(), block=False)
+
+    async def queue_snapshot(self, queue_id: str) -> QueueSnapshot:
+        return await self.queue(queue_id).ask(m.QueueSnapshotRequest(), block=False)
+
+    # --- conversations ---------------------------------------------------------------
+
+    def submit(
+        self,
+        stream_id: str,
+        *,
+        customer_id: str = "",
+        customer_attributes: Mapping | None = None,
+        context: Mapping | None = None,
+        priority: int = 0,
+        required_skills: Mapping | None = None,
+    ) -> tuple[str, str]:
+        """Route new work and start its conversation; returns (conversation id, queue id)."""
+        stream = self.streams.get(stream_id)
+        if stream is None:
+            raise NotFound(
+                f"unknown work stream {stream_id!r}; known: {', '.join(sorted(self.streams))}"
+            )
+        context = dict(context or {})
+        attributes = dict(customer_attributes or {})
+        variables = route_variables(stream_id, context, customer_id, attributes, priority)
+        decision = decide_queue(stream, variables)
+        now = self.clock.now()
+        conversation_id = uuid.uuid4().hex
+        work = Work(
+            conversation_id=conversation_id,
+            stream_id=stream_id,
+            channel=stream.channel,
+            customer_id=customer_id,
+            customer_attributes=frozen_map(attributes),
+            context=frozen_map(context),
+            priority=priority,
+            required_skills=frozen_map(required_skills),
+            queue_id=decision.queue_id,
+            created_at=now,
+        )
+        ticket = Ticket(
+            work=work,
+            enqueued_at=now,
+            seq=next(self._seq),
+            cost=stream.cost,
+            allowed_presences=stream.allowed_presences,
+            skill_matching=stream.skill_matching,
+            auto_accept=stream.auto_accept,
+            offer_timeout_s=stream.offer_timeout_s,
+            decline_limit=self.settings.decline_limit,
+        )
+        ref = ConversationActor.start(ticket, stream, self)
+        self.conversations[conversation_id] = ref
+        ref.tell(m.Start(decision.trace, decision.rule))
+        self.submitted += 1
+        return conversation_id, decision.queue_id
+
+    def conversation(self, conversation_id: str) -> pykka.ActorRef[Any]:
+        ref = self.conversations.get(conversation_id)
+        if ref is None:
+            if conversation_id in self.recently_closed:
+                raise FailedPrecondition(f"conversation {conversation_id} is closed")
+            raise NotFound(f"unknown conversation {conversation_id!r}")
+        return ref
+
+    async def conversation_snapshot(self, conversation_id: str) -> ConversationSnapshot | None:
+        """The live or recently closed conversation; None when it is not in memory."""
+        ref = self.conversations.get(conversation_id)
+        if ref is not None:
+            try:
+                return await ref.ask(m.ConversationSnapshotRequest(), block=False)
+            except pykka.ActorDeadError:
+                pass  # closed between the look-up and the ask
+        return self.recently_closed.get(conversation_id)
+
+    def conversation_closed(self, snapshot: ConversationSnapshot) -> None:
+        cid = snapshot.ticket.conversation_id
+        self.conversations.pop(cid, None)
+        self.recently_closed[cid] = snapshot
+        if len(self.recently_closed) > RECENTLY_CLOSED:
+            self.recently_closed.popitem(last=False)
+        self.closed += 1
+        self.journal.closed(snapshot)
+
+    def stop(self) -> None:
+        for ref in [*self.conversations.values(), *self.agents.values(), *self.queues.values()]:
+            ref.stop(block=False)
+
+
+def _check_id(what: str, value: str) -> None:
+    if not value or len(value) > 128 or not value.isprintable():
+        raise InvalidArgument(f"{what} must be 1-128 printable characters, got {value!r}")
+
+
+def _with_queues(agent: AgentSpec, queue_ids: tuple[str, ...]) -> AgentSpec:
+    return AgentSpec(agent.id, agent.name, agent.capacity, agent.skills, queue_ids)
+
+
+def _offline_view(spec: AgentSpec) -> AgentView:
+    return AgentView(
+        agent_id=spec.id,
+        presence=Presence.OFFLINE,
+        free_units=spec.capacity,
+        capacity=spec.capacity,
+        skills=spec.skills,
+        last_assigned_at=float("-inf"),
+        last_released_at=float("-inf"),
+        version=-1,
+    )

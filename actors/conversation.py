@@ -1,0 +1,215 @@
+"""ConversationActor: one conversation's state machine, timers and timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import structlog
+
+from switchboard.actors import messages as m
+from switchboard.actors.domain.lifecycle import Event, IllegalTransition, transition
+from switchboard.actors.domain.model import ConversationState, Ticket, WorkStream
+from switchboard.actors.errors import FailedPrecondition
+from switchboard.actors.runtime import LoopActor
+from switchboard.actors.runtime.timers import tell_later
+
+if TYPE_CHECKING:
+    from switchboard.actors.centre import Centre
+
+S = ConversationState
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at: float
+    kind: str
+    detail: str
+    queue_id: str = ""
+    agent_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationSnapshot:
+    ticket: Ticket
+    state: ConversationState
+    agent_id: str
+    offer_pending: bool
+    timeline: tuple[TimelineEntry, ...]
+    close_reason: str
+
+
+class ConversationActor(LoopActor):
+    def __init__(self, ticket: Ticket, stream: WorkStream, directory: Centre) -> None:
+        super().__init__()
+        self.ticket = ticket
+        self.stream = stream
+        self.directory = directory
+        self.clock = directory.clock
+        self.state = S.OPEN
+        self.agent_id = ""
+        self.offer_pending = False
+        self.close_reason = ""
+        self.timeline: list[TimelineEntry] = []
+        self._timer: object | None = None
+        self._token = 0
+        work = ticket.work
+        self.log = structlog.get_logger("switchboard.conversation").bind(
+            conversation_id=work.conversation_id, queue_id=work.queue_id
+        )
+
+    @property
+    def cid(self) -> str:
+        return self.ticket.conversation_id
+
+    def on_receive(self, message: object) -> object:  # noqa: C901 - a dispatch table
+        match message:
+            case m.Start(trace, rule):
+                self._start(trace, rule)
+            case m.Offered(agent_id, expires_at):
+                self._offered(agent_id, expires_at)
+            case m.Accepted(agent_id, how):
+                self._accepted(agent_id, how)
+            case m.Declined(agent_id, reason, counts):
+                self._declined(agent_id, reason, counts)
+            case m.Ended(by, agent_id):
+                self._move(Event.END, "ended", f"ended by {by}", agent_id=agent_id)
+            case m.Closed(agent_id):
+                self._close("closed by agent", Event.CLOSE, agent_id=agent_id)
+            case m.CustomerAbandons(reason):
+                return self._abandon(reason)
+            case m.CustomerEnds():
+                return self._customer_ends()
+            case m.StateTimeout(token):
+                if token == self._token:
+                    self._timed_out()
+            case m.ConversationSnapshotRequest():
+                return self._snapshot()
+            case _:
+                return super().on_receive(message)
+        return None
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def _start(self, trace: tuple[str, ...], rule: str | None) -> None:
+        work = self.ticket.work
+        self._record("submitted", f"submitted to work stream {work.stream_id}")
+        why = f"rule {rule!r}" if rule else "fallback (no rule applied)"
+        self._record("routed", f"routed to queue {work.queue_id} by {why}: " + "; ".join(trace),
+                     queue_id=work.queue_id)
+        self._arm_timer()
+        self.directory.queues[work.queue_id].tell(m.Enqueue(self.ticket))
+        self.log.info("conversation.queued", work_stream_id=work.stream_id)
+
+    def _offered(self, agent_id: str, expires_at: float) -> None:
+        if self.state is not S.OPEN:
+            # Abandoned or closed while the proposal was in flight: undo the offer.
+            self.directory.agents[agent_id].tell(m.WithdrawOffer(self.cid, self.close_reason))
+            return
+        self.agent_id = agent_id
+        self.offer_pending = True
+        wait = expires_at - self.clock.now()
+        self._record("offered", f"offered to {agent_id}, expires in {wait:g} s", agent_id=agent_id)
+
+    def _accepted(self, agent_id: str, how: str) -> None:
+        if self.state is not S.OPEN:
+            self.directory.agents[agent_id].tell(m.WithdrawOffer(self.cid, self.close_reason))
+            return
+        self.agent_id = agent_id
+        self.offer_pending = False
+        self._move(Event.ACCEPT, "accepted", f"{how} by {agent_id}", agent_id=agent_id)
+
+    def _declined(self, agent_id: str, reason: str, counts: bool) -> None:  # noqa: FBT001
+        if self.state is not S.OPEN:
+            return
+        if counts:
+            self.ticket.declines[agent_id] = self.ticket.declines.get(agent_id, 0) + 1
+        self.agent_id = ""
+        self.offer_pending = False
+        self._record("declined", f"{reason} by {agent_id}; back to its place in the queue",
+                     agent_id=agent_id)
+        self.directory.queues[self.ticket.work.queue_id].tell(m.Enqueue(self.ticket))
+
+    def _abandon(self, reason: str) -> ConversationState:
+        if self.state is S.ACTIVE:
+            return self._customer_ends()
+        if self.state is not S.OPEN:
+            raise FailedPrecondition(
+                f"conversation {self.cid} is {self.state.value}: only open work can be abandoned"
+            )
+        self._leave_queue_or_agent(f"abandoned: {reason}" if reason else "abandoned")
+        self._close(self.close_reason, Event.ABANDON)
+        return self.state
+
+    def _customer_ends(self) -> ConversationState:
+        if self.state is not S.ACTIVE:
+            raise FailedPrecondition(
+                f"conversation {self.cid} is {self.state.value}: only active work can be ended"
+                + (" (use AbandonConversation for work not yet answered)"
+                   if self.state is S.OPEN else "")
+            )
+        self.directory.agents[self.agent_id].tell(m.CustomerEnded(self.cid))
+        self._move(Event.END, "ended", "ended by customer", agent_id=self.agent_id)
+        return self.state
+
+    def _timed_out(self) -> None:
+        reason = f"auto-closed after {self._timeout_for(self.state):g} s {self.state.value}"
+        if self.state is S.OPEN:
+            self._leave_queue_or_agent(reason)
+        elif self.agent_id:
+            self.directory.agents[self.agent_id].tell(m.WithdrawOffer(self.cid, reason))
+        self._close(reason, Event.TIMEOUT)
+
+    def _leave_queue_or_agent(self, reason: str) -> None:
+        self.close_reason = reason
+        if self.offer_pending:
+            self.directory.agents[self.agent_id].tell(m.WithdrawOffer(self.cid, reason))
+        else:
+            self.directory.queues[self.ticket.work.queue_id].tell(m.Withdraw(self.cid))
+
+    def _close(self, reason: str, event: Event, agent_id: str = "") -> None:
+        self.close_reason = reason
+        self._move(event, "closed", reason, agent_id=agent_id or self.agent_id)
+        self.directory.conversation_closed(self._snapshot())
+        self.stop()
+
+    def _move(self, event: Event, kind: str, detail: str, agent_id: str = "") -> None:
+        try:
+            self.state = transition(self.state, event)
+        except IllegalTransition as exc:
+            self.log.warning("conversation.illegal_transition", detail=str(exc))
+            return
+        self._record(kind, detail, agent_id=agent_id)
+        self._arm_timer()
+        self.log.info(f"conversation.{kind}", state=self.state.value, agent_id=agent_id)
+
+    # --- timers and records ----------------------------------------------------------
+
+    def _timeout_for(self, state: ConversationState) -> float:
+        return self.stream.auto_close.get(state, 0.0)
+
+    def _arm_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()  # type: ignore[attr-defined]
+            self._timer = None
+        self._token += 1
+        seconds = self._timeout_for(self.state)
+        if seconds > 0 and self.state is not S.CLOSED:
+            token = self._token
+            self._timer = tell_later(self.clock, self.clock.now() + seconds, self.actor_ref, m.StateTimeout(token)
+            )
+
+    def _record(self, kind: str, detail: str, queue_id: str = "", agent_id: str = "") -> None:
+        entry = TimelineEntry(self.clock.now(), kind, detail, queue_id or "", agent_id)
+        self.timeline.append(entry)
+        self.directory.journal.record(self.cid, entry)
+
+    def _snapshot(self) -> ConversationSnapshot:
+        return ConversationSnapshot(
+            ticket=self.ticket,
+            state=self.state,
+            agent_id=self.agent_id,
+            offer_pending=self.offer_pending,
+            timeline=tuple(self.timeline),
+            close_reason=self.close_reason,
+        )

@@ -1,0 +1,85 @@
+"""What an agent actor pushes to a connected desktop, and the link it pushes through.
+
+The gRPC layer owns the stream; the agent only sees a `DesktopLink` with `send()`. Events are
+plain values here and become protobuf messages in `switchboard.server`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+from switchboard.actors.domain.model import ConversationState, Presence, Work
+
+
+@dataclass(frozen=True, slots=True)
+class OfferEvent:
+    work: Work
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AssignmentEvent:
+    work: Work
+
+
+@dataclass(frozen=True, slots=True)
+class OfferWithdrawnEvent:
+    conversation_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationUpdateEvent:
+    conversation_id: str
+    state: ConversationState
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUpdateEvent:
+    presence: Presence
+    capacity_used: int
+    capacity_total: int
+    conversation_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    sequence: int
+    at: float
+    event: Any
+
+
+class PushCounter:
+    """Counts every message pushed to any desktop: the barrier a manual-clock client uses."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = 0
+
+
+class DesktopLink:
+    """One open desktop stream. `send` never blocks; the stream drains `outbox`."""
+
+    # Sentinel put in the outbox to end the stream (replaced by a newer connection, shutdown).
+    CLOSE = object()
+
+    def __init__(self, agent_id: str, counter: PushCounter) -> None:
+        self.agent_id = agent_id
+        self.outbox: asyncio.Queue[Any] = asyncio.Queue()
+        self._counter = counter
+        self.closed_reason: str | None = None
+
+    def send(self, envelope: Envelope) -> None:
+        if self.closed_reason is not None:
+            return
+        self._counter.sent += 1
+        self.outbox.put_nowait(envelope)
+
+    def close(self, reason: str) -> None:
+        if self.closed_reason is None:
+            self.closed_reason = reason
+            self.outbox.put_nowait(self.CLOSE)

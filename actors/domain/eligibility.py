@@ -1,0 +1,27 @@
+"""Whether one agent may be given one piece of work, and why not."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from switchboard.actors.domain.model import AgentView, SkillMatching, Ticket
+
+
+def has_skills(agent_skills: Mapping, required: Mapping) -> bool:
+    """Every required skill held at or above its rating."""
+    return all(agent_skills.get(name, -1) >= rating for name, rating in required.items())
+
+
+def why_not_eligible(agent: AgentView, ticket: Ticket) -> str | None:
+    """None when `agent` may be offered `ticket`; otherwise the reason, for the timeline."""
+    if agent.presence not in ticket.allowed_presences:
+        return f"presence {agent.presence.value} does not receive this work"
+    if agent.free_units < ticket.cost:
+        return f"{agent.free_units} free capacity units, work needs {ticket.cost}"
+    if ticket.declines.get(agent.agent_id, 0) >= ticket.decline_limit:
+        return f"declined it {ticket.declines[agent.agent_id]} times (limit {ticket.decline_limit})"
+    if ticket.skill_matching is SkillMatching.EXACT and not has_skills(
+        agent.skills, ticket.work.required_skills
+    ):
+        return "lacks a required skill at the required rating"
+    return None

@@ -1,0 +1,221 @@
+"""The nouns of routing and distribution, as immutable values."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+
+class Presence(enum.Enum):
+    AVAILABLE = "available"
+    BUSY = "busy"
+    BUSY_DND = "busy_dnd"
+    AWAY = "away"
+    OFFLINE = "offline"
+    INACTIVE = "inactive"  # set only by the engine
+
+
+class ConversationState(enum.Enum):
+    OPEN = "open"
+    ACTIVE = "active"
+    WAITING = "waiting"
+    WRAP_UP = "wrap_up"
+    CLOSED = "closed"
+
+
+class Channel(enum.Enum):
+    CHAT = "chat"
+    VOICE = "voice"
+    SMS = "sms"
+    SOCIAL = "social"
+    EMAIL = "email"
+    RECORD = "record"
+    CUSTOM = "custom"
+
+
+class QueueType(enum.Enum):
+    MESSAGING = "messaging"
+    VOICE = "voice"
+    RECORD = "record"
+
+
+# Which queue type a channel's work may be routed to.
+QUEUE_TYPE_OF_CHANNEL = {
+    Channel.CHAT: QueueType.MESSAGING,
+    Channel.SMS: QueueType.MESSAGING,
+    Channel.SOCIAL: QueueType.MESSAGING,
+    Channel.CUSTOM: QueueType.MESSAGING,
+    Channel.VOICE: QueueType.VOICE,
+    Channel.EMAIL: QueueType.RECORD,
+    Channel.RECORD: QueueType.RECORD,
+}
+
+
+class DistributionMode(enum.Enum):
+    PUSH = "push"
+    PICK = "pick"
+
+
+class SkillMatching(enum.Enum):
+    NONE = "none"
+    EXACT = "exact"
+    CLOSEST = "closest"
+
+
+class AssignmentMethod(enum.Enum):
+    HIGHEST_CAPACITY = "highest_capacity"
+    ROUND_ROBIN = "round_robin"
+    MOST_IDLE = "most_idle"
+
+
+class PresenceAfter(enum.Enum):
+    """What an agent's presence becomes after they miss or reject an offer."""
+
+    KEEP = "keep"
+    INACTIVE = "inactive"
+    BUSY_DND = "busy_dnd"
+
+
+def frozen_map(mapping: Mapping | None = None) -> Mapping:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUp:
+    """How long capacity stays blocked after a conversation ends.
+
+    `always`: until the agent closes it; `none`: released at once; seconds: released after
+    that long or at close, whichever comes first.
+    """
+
+    blocks_until_close: bool
+    seconds: float = 0.0
+
+    @classmethod
+    def parse(cls, value: str | float) -> WrapUp:
+        if value == "always":
+            return cls(blocks_until_close=True)
+        if value == "none":
+            return cls(blocks_until_close=False, seconds=0.0)
+        return cls(blocks_until_close=False, seconds=float(value))
+
+
+# Auto-close timeouts per state, in seconds, by channel (SPEC.md, "Conversation lifecycle").
+DAY = 86_400.0
+DEFAULT_AUTO_CLOSE = {
+    Channel.CHAT: {ConversationState.OPEN: 20 * 60.0, ConversationState.WRAP_UP: 15 * 60.0},
+    Channel.VOICE: {ConversationState.ACTIVE: 2 * 3600.0, ConversationState.WRAP_UP: DAY},
+    Channel.SMS: {ConversationState.OPEN: 30 * DAY, ConversationState.ACTIVE: 30 * DAY},
+    Channel.SOCIAL: {ConversationState.OPEN: 30 * DAY, ConversationState.ACTIVE: 30 * DAY},
+    Channel.EMAIL: {ConversationState.OPEN: 30 * DAY, ConversationState.ACTIVE: 30 * DAY},
+    Channel.RECORD: {ConversationState.OPEN: 30 * DAY, ConversationState.ACTIVE: 30 * DAY},
+    Channel.CUSTOM: {},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    name: str
+    condition: object  # a compiled `Condition` (see routing.py); kept opaque here
+    queue_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class WorkStream:
+    id: str
+    channel: Channel
+    mode: DistributionMode
+    cost: int
+    allowed_presences: frozenset[Presence]
+    offer_timeout_s: float
+    auto_accept: bool
+    skill_matching: SkillMatching
+    wrap_up: WrapUp
+    auto_close: Mapping  # ConversationState -> seconds
+    route_rules: tuple[RouteRule, ...]
+    fallback_queue_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSpec:
+    id: str
+    type: QueueType
+    priority: int
+    method: AssignmentMethod
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSpec:
+    id: str
+    name: str
+    capacity: int
+    skills: Mapping = field(default_factory=frozen_map)  # skill -> rating
+    queue_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EngineSettings:
+    decline_limit: int = 3
+    after_missed_offer: PresenceAfter = PresenceAfter.INACTIVE
+    after_reject: PresenceAfter = PresenceAfter.KEEP
+    default_agent_capacity: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What never changes about a conversation once submitted: carried on offers."""
+
+    conversation_id: str
+    stream_id: str
+    channel: Channel
+    customer_id: str
+    customer_attributes: Mapping
+    context: Mapping
+    priority: int
+    required_skills: Mapping
+    queue_id: str
+    created_at: float
+
+
+@dataclass(slots=True)
+class Ticket:
+    """A conversation's place in a queue: what the queue orders and agents judge.
+
+    `enqueued_at` and `seq` are kept when declined work goes back, so it keeps its place.
+    """
+
+    work: Work
+    enqueued_at: float
+    seq: int
+    cost: int
+    allowed_presences: frozenset[Presence]
+    skill_matching: SkillMatching
+    auto_accept: bool
+    offer_timeout_s: float
+    declines: dict[str, int] = field(default_factory=dict)
+    decline_limit: int = 3
+
+    @property
+    def conversation_id(self) -> str:
+        return self.work.conversation_id
+
+    @property
+    def priority(self) -> int:
+        return self.work.priority
+
+
+@dataclass(frozen=True, slots=True)
+class AgentView:
+    """What an agent tells its queues about itself, to keep their indexes current."""
+
+    agent_id: str
+    presence: Presence
+    free_units: int
+    capacity: int
+    skills: Mapping
+    last_assigned_at: float
+    last_released_at: float  # -inf: never released since signing in (counts as most idle)
+    version: int  # counts up with every change, so a queue can ignore stale news

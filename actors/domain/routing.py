@@ -1,0 +1,114 @@
+"""Route-to-queue: conditions in CEL, evaluated in order, with a fallback that never drops work.
+
+Conditions are Common Expression Language (CEL) expressions: the language gRPC, Envoy and
+Kubernetes already use for policies. CEL cannot run arbitrary code or reach into Python
+objects; it sees only the variables we hand it:
+
+- `context`: the map of context variables the gateway sent (string values),
+- `customer`: `{"id": ..., "attributes": {...}}`,
+- `priority`: the work's priority (int), `work_stream`: the work stream id.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import cel
+
+from switchboard.actors.domain.model import WorkStream
+
+VARIABLES = frozenset({"context", "customer", "priority", "work_stream"})
+
+_POSITION = re.compile(r"<input>:(\d+):(\d+): (.*)")
+
+
+class ConditionError(ValueError):
+    """A condition that cannot be compiled; `line`/`column` are within the expression."""
+
+    def __init__(self, reason: str, line: int = 0, column: int = 0) -> None:
+        where = f" at line {line}, column {column}" if line else ""
+        super().__init__(f"{reason}{where}")
+        self.reason = reason
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True)
+class Condition:
+    source: str
+    program: object = field(repr=False, compare=False)
+
+    def holds(self, variables: Mapping) -> bool:
+        """True or False; raises `ConditionFailed` when it cannot be decided."""
+        try:
+            result = self.program.execute(variables)  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - CEL raises KeyError, TypeError, ValueError...
+            raise ConditionFailed(_describe_failure(exc)) from exc
+        if not isinstance(result, bool):
+            raise ConditionFailed(f"gave {type(result).__name__} {result!r}, not true or false")
+        return result
+
+
+class ConditionFailed(Exception):  # noqa: N818
+    pass
+
+
+def _describe_failure(exc: Exception) -> str:
+    if isinstance(exc, KeyError):
+        return f"no value for {exc.args[0]!r} (use has(...) to test for it)"
+    return str(exc) or type(exc).__name__
+
+
+def compile_condition(source: str) -> Condition:
+    if not isinstance(source, str) or not source.strip():
+        raise ConditionError("a condition must be a non-empty CEL expression")
+    try:
+        program = cel.compile(source)
+    except ValueError as exc:
+        match = _POSITION.search(str(exc))
+        if match:
+            raise ConditionError(match.group(3), int(match.group(1)), int(match.group(2))) from None
+        raise ConditionError(str(exc)) from None
+    unknown = set(program.variables()) - VARIABLES
+    if unknown:
+        names = ", ".join(sorted(unknown))
+        allowed = ", ".join(sorted(VARIABLES))
+        raise ConditionError(f"unknown variable {names} (conditions may use {allowed})")
+    return Condition(source, program)
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    queue_id: str
+    rule: str | None  # the rule that applied, None for the fallback
+    trace: tuple[str, ...]  # one readable line per rule looked at
+
+
+def route_variables(
+    stream_id: str, context: Mapping, customer_id: str, attributes: Mapping, priority: int
+) -> dict:
+    return {
+        "context": dict(context),
+        "customer": {"id": customer_id, "attributes": dict(attributes)},
+        "priority": priority,
+        "work_stream": stream_id,
+    }
+
+
+def decide_queue(stream: WorkStream, variables: Mapping) -> RouteDecision:
+    """First rule whose condition holds wins; no match or a failing rule: the fallback."""
+    trace: list[str] = []
+    for rule in stream.route_rules:
+        try:
+            matched = rule.condition.holds(variables)  # type: ignore[attr-defined]
+        except ConditionFailed as exc:
+            trace.append(f"rule {rule.name!r} failed ({exc}); sent to fallback")
+            return RouteDecision(stream.fallback_queue_id, None, tuple(trace))
+        if matched:
+            trace.append(f"rule {rule.name!r} matched -> queue {rule.queue_id}")
+            return RouteDecision(rule.queue_id, rule.name, tuple(trace))
+        trace.append(f"rule {rule.name!r} did not match")
+    trace.append(f"no rule matched -> fallback queue {stream.fallback_queue_id}")
+    return RouteDecision(stream.fallback_queue_id, None, tuple(trace))

@@ -1,0 +1,210 @@
+"""The messages actors send each other. Each names what happened, not what to do with it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from switchboard.actors.domain.model import AgentView, Presence, Ticket
+
+# --- to a queue ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Enqueue:
+    ticket: Ticket
+
+
+@dataclass(slots=True)
+class Withdraw:
+    """The conversation left the queue (abandoned, timed out). Asked: True if it was waiting."""
+
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class AgentStatus:
+    view: AgentView
+
+
+@dataclass(slots=True)
+class WorkRequest:
+    """An agent has room: propose your best work for them (or None) as part of `round`."""
+
+    view: AgentView
+    round: int
+
+
+@dataclass(slots=True)
+class ProposalTaken:
+    conversation_id: str
+    agent_id: str
+
+
+@dataclass(slots=True)
+class ProposalReturned:
+    ticket: Ticket
+    agent_id: str
+    view: AgentView
+    reason: str
+
+
+@dataclass(slots=True)
+class MemberJoined:
+    view: AgentView
+
+
+@dataclass(slots=True)
+class MemberLeft:
+    agent_id: str
+
+
+@dataclass(slots=True)
+class QueueSnapshotRequest:
+    pass
+
+
+# --- to an agent -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Proposal:
+    """A queue offers `ticket` (or nothing) to an agent, unprompted or as a round's reply."""
+
+    queue_id: str
+    queue_priority: int
+    ticket: Ticket | None
+    round: int | None
+
+
+@dataclass(slots=True)
+class Connect:
+    link: Any  # DesktopLink
+    presence: Presence | None
+
+
+@dataclass(slots=True)
+class Disconnect:
+    link: Any
+
+
+@dataclass(slots=True)
+class SetPresence:
+    presence: Presence
+
+
+@dataclass(slots=True)
+class AcceptOffer:
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class RejectOffer:
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class AgentEnds:
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class AgentCloses:
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class WithdrawOffer:
+    """The conversation went away while offered or held (abandoned, auto-closed)."""
+
+    conversation_id: str
+    reason: str
+
+
+@dataclass(slots=True)
+class CustomerEnded:
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class OfferExpired:
+    conversation_id: str
+    token: int
+
+
+@dataclass(slots=True)
+class WrapUpBlockExpired:
+    conversation_id: str
+    token: int
+
+
+@dataclass(slots=True)
+class ChangeMembership:
+    queue_ids: tuple[str, ...]
+    capacity: int
+    skills: Any
+    name: str
+
+
+@dataclass(slots=True)
+class AgentSnapshotRequest:
+    pass
+
+
+# --- to a conversation -----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Start:
+    routing_trace: tuple[str, ...]
+    rule: str | None
+
+
+@dataclass(slots=True)
+class Offered:
+    agent_id: str
+    expires_at: float
+
+
+@dataclass(slots=True)
+class Accepted:
+    agent_id: str
+    how: str  # "accepted", "auto-accepted"
+
+
+@dataclass(slots=True)
+class Declined:
+    agent_id: str
+    reason: str  # "rejected", "offer timed out", "agent disconnected"
+    counts: bool  # whether it counts toward the decline limit
+
+
+@dataclass(slots=True)
+class Ended:
+    by: str  # "agent" or "customer"
+    agent_id: str
+
+
+@dataclass(slots=True)
+class Closed:
+    agent_id: str
+
+
+@dataclass(slots=True)
+class CustomerAbandons:
+    reason: str
+
+
+@dataclass(slots=True)
+class CustomerEnds:
+    pass
+
+
+@dataclass(slots=True)
+class StateTimeout:
+    token: int
+
+
+@dataclass(slots=True)
+class ConversationSnapshotRequest:
+    pass

@@ -1,0 +1,207 @@
+"""A queue's books: its ordered backlog and its index of members, without any actor around.
+
+The queue actor owns one `QueueBook` and turns what it decides into messages. Kept apart so
+that ordering and selection are tested directly and read in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sortedcontainers import SortedDict, SortedList
+
+from switchboard.actors.domain.eligibility import why_not_eligible
+from switchboard.actors.domain.model import AgentView, AssignmentMethod, Presence, Ticket
+from switchboard.actors.domain.ordering import agent_key, backlog_key
+
+NEVER = float("-inf")
+
+
+@dataclass(slots=True)
+class Member:
+    view: AgentView
+    joined: int
+    in_flight_units: int = 0  # capacity of proposals sent and not yet answered
+    last_assigned_here: float = NEVER
+    key: tuple | None = None  # current key in the index, None when not indexed
+
+    def believed(self) -> AgentView:
+        """The member as the queue must assume it is: minus what it has in flight."""
+        if not self.in_flight_units:
+            return self.view
+        free = self.view.free_units - self.in_flight_units
+        return _with_free(self.view, free)
+
+
+def _with_free(view: AgentView, free: int) -> AgentView:
+    return AgentView(
+        agent_id=view.agent_id,
+        presence=view.presence,
+        free_units=free,
+        capacity=view.capacity,
+        skills=view.skills,
+        last_assigned_at=view.last_assigned_at,
+        last_released_at=view.last_released_at,
+        version=view.version,
+    )
+
+
+class QueueBook:
+    """Backlog ordered by priority then age; members indexed in assignment-method order.
+
+    Only members who could take some work (free capacity, a receiving presence) are in the
+    index, so picking an agent walks from the best candidate and stops at the first eligible
+    one instead of scanning every member.
+    """
+
+    def __init__(
+        self,
+        queue_id: str,
+        method: AssignmentMethod,
+        receiving: frozenset[Presence],
+    ) -> None:
+        self.queue_id = queue_id
+        self.method = method
+        self.receiving = receiving
+        self.backlog: SortedDict = SortedDict()  # backlog_key -> Ticket
+        self._key_of: dict[str, tuple] = {}  # conversation id -> backlog key
+        self.proposed: dict[str, tuple[Ticket, str]] = {}  # in flight: id -> (ticket, agent)
+        self.withdrawn: set[str] = set()  # withdrawn while in flight
+        self.members: dict[str, Member] = {}
+        self.index: SortedList = SortedList()  # (key, agent_id)
+        self._joined = 0
+
+    # --- backlog ---------------------------------------------------------------------
+
+    def add(self, ticket: Ticket) -> None:
+        key = backlog_key(ticket)
+        self.backlog[key] = ticket
+        self._key_of[ticket.conversation_id] = key
+
+    def remove(self, conversation_id: str) -> Ticket | None:
+        key = self._key_of.pop(conversation_id, None)
+        return None if key is None else self.backlog.pop(key)
+
+    def waiting(self) -> Iterator[Ticket]:
+        return iter(self.backlog.values())
+
+    def __len__(self) -> int:
+        return len(self.backlog)
+
+    def oldest_enqueued_at(self) -> float | None:
+        if not self.backlog:
+            return None
+        return min(t.enqueued_at for t in self.backlog.values())
+
+    # --- members ---------------------------------------------------------------------
+
+    def join(self, view: AgentView) -> None:
+        if view.agent_id in self.members:
+            self.update(view)
+            return
+        self._joined += 1
+        self.members[view.agent_id] = Member(view=view, joined=self._joined)
+        self._reindex(self.members[view.agent_id])
+
+    def leave(self, agent_id: str) -> None:
+        member = self.members.pop(agent_id, None)
+        if member is not None and member.key is not None:
+            self.index.remove((member.key, agent_id))
+
+    def update(self, view: AgentView) -> None:
+        member = self.members.get(view.agent_id)
+        if member is None or view.version < member.view.version:
+            return  # not a member (any more), or older news than we have
+        member.view = view
+        self._reindex(member)
+
+    def _reindex(self, member: Member) -> None:
+        if member.key is not None:
+            self.index.remove((member.key, member.view.agent_id))
+            member.key = None
+        free = member.view.free_units - member.in_flight_units
+        if free > 0 and member.view.presence in self.receiving:
+            member.key = agent_key(
+                self.method, member.view, free, member.last_assigned_here, member.joined
+            )
+            self.index.add((member.key, member.view.agent_id))
+
+    # --- decisions -------------------------------------------------------------------
+
+    def best_agent_for(self, ticket: Ticket) -> str | None:
+        """The first indexed member, in method order, who may take `ticket`."""
+        for _, agent_id in self.index:
+            if why_not_eligible(self.members[agent_id].believed(), ticket) is None:
+                return agent_id
+        return None
+
+    def best_work_for(self, agent_id: str) -> Ticket | None:
+        """The first waiting ticket, in backlog order, that `agent_id` may take."""
+        member = self.members.get(agent_id)
+        if member is None:
+            return None
+        believed = member.believed()
+        if believed.free_units <= 0 or believed.presence not in self.receiving:
+            return None
+        for ticket in self.backlog.values():
+            if why_not_eligible(believed, ticket) is None:
+                return ticket
+        return None
+
+    def assignable(self) -> Iterator[tuple[Ticket, str]]:
+        """Pairs (waiting ticket, agent to propose it to), in backlog order, until no member
+        has room. Each pair is marked in flight before the next is chosen."""
+        for ticket in list(self.backlog.values()):
+            if not self.index:
+                return
+            agent_id = self.best_agent_for(ticket)
+            if agent_id is not None:
+                self.mark_proposed(ticket, agent_id)
+                yield ticket, agent_id
+
+    # --- proposals in flight ---------------------------------------------------------
+
+    def mark_proposed(self, ticket: Ticket, agent_id: str) -> None:
+        self.remove(ticket.conversation_id)
+        self.proposed[ticket.conversation_id] = (ticket, agent_id)
+        member = self.members[agent_id]
+        member.in_flight_units += ticket.cost
+        self._reindex(member)
+
+    def _settle_proposal(self, conversation_id: str) -> tuple[Ticket, str] | None:
+        entry = self.proposed.pop(conversation_id, None)
+        if entry is None:
+            return None
+        ticket, agent_id = entry
+        member = self.members.get(agent_id)
+        if member is not None:
+            member.in_flight_units -= ticket.cost
+            self._reindex(member)
+        return entry
+
+    def taken(self, conversation_id: str, agent_id: str, now: float) -> None:
+        self._settle_proposal(conversation_id)
+        self.withdrawn.discard(conversation_id)
+        member = self.members.get(agent_id)
+        if member is not None:
+            member.last_assigned_here = now
+            self._reindex(member)
+
+    def returned(self, ticket: Ticket, view: AgentView) -> bool:
+        """Put a returned ticket back in its place; False if it was withdrawn meanwhile."""
+        self._settle_proposal(ticket.conversation_id)
+        self.update(view)
+        if ticket.conversation_id in self.withdrawn:
+            self.withdrawn.discard(ticket.conversation_id)
+            return False
+        self.add(ticket)
+        return True
+
+    def withdraw(self, conversation_id: str) -> bool:
+        """Take a conversation out. True if it was waiting; False if in flight or unknown."""
+        if self.remove(conversation_id) is not None:
+            return True
+        if conversation_id in self.proposed:
+            self.withdrawn.add(conversation_id)
+        return False

@@ -1,0 +1,122 @@
+"""`LoopActor`: a Pykka actor whose messages are handled by the shared dispatcher."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections import deque
+from typing import Any
+
+import pykka
+from pykka import messages as pykka_messages
+
+from switchboard.actors.runtime.dispatcher import get_dispatcher
+from switchboard.actors.runtime.future import LoopFuture
+
+logger = logging.getLogger(__name__)
+
+
+class _Mailbox:
+    """Pykka's inbox protocol (put/get/empty) over a deque; a put schedules the actor."""
+
+    __slots__ = ("_actor", "_messages")
+
+    def __init__(self, actor: LoopActor) -> None:
+        self._actor = actor
+        self._messages: deque[Any] = deque()
+
+    def put(self, envelope: Any, /) -> None:
+        self._messages.append(envelope)
+        if not self._actor._scheduled:  # noqa: SLF001
+            self._actor._dispatcher.schedule(self._actor)  # noqa: SLF001
+
+    def get(self) -> Any:
+        return self._messages.popleft()
+
+    def empty(self) -> bool:
+        return not self._messages
+
+
+class LoopActor(pykka.Actor):
+    """Base class of every Switchboard actor.
+
+    Subclasses handle their own message types in `on_receive` (typed messages, see
+    `switchboard.actors.messages`) and may also be called through Pykka proxies. Actors are
+    not put in Pykka's global `ActorRegistry`: its look-ups are linear scans, and we keep
+    our own directory of id -> ref instead.
+    """
+
+    _scheduled: bool
+
+    @classmethod
+    def start(cls, *args: Any, **kwargs: Any) -> pykka.ActorRef[Any]:
+        actor = cls(*args, **kwargs)
+        actor._start_actor_loop()
+        return actor.actor_ref
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._scheduled = False
+        self._dispatcher = get_dispatcher()
+        super().__init__(*args, **kwargs)
+
+    def _create_actor_inbox(self) -> _Mailbox:  # type: ignore[override]
+        return _Mailbox(self)
+
+    @staticmethod
+    def _create_future() -> LoopFuture[Any]:
+        return LoopFuture()
+
+    def _start_actor_loop(self) -> None:
+        # on_start runs as the actor's first piece of work, in order before any mail.
+        self._scheduled = False
+        try:
+            self.on_start()
+        except Exception:  # noqa: BLE001 - a failing actor must not take the loop down
+            self._handle_failure(*sys.exc_info())
+
+    def _has_mail(self) -> bool:
+        return not self.actor_inbox.empty() and not self.actor_stopped.is_set()
+
+    def _handle_some(self, limit: int) -> int:
+        handled = 0
+        inbox = self.actor_inbox
+        while handled < limit and not inbox.empty():
+            envelope = inbox.get()
+            handled += 1
+            if self.actor_stopped.is_set():
+                self._refuse(envelope)
+                continue
+            try:
+                response = self._handle_receive(envelope.message)
+            except Exception:  # noqa: BLE001
+                if envelope.reply_to is not None:
+                    envelope.reply_to.set_exception()
+                else:
+                    self._handle_failure(*sys.exc_info())
+                continue
+            if envelope.reply_to is not None:
+                envelope.reply_to.set(response)
+        return handled
+
+    def _refuse(self, envelope: Any) -> None:
+        if envelope.reply_to is None:
+            return
+        if isinstance(envelope.message, pykka_messages._ActorStop):  # noqa: SLF001
+            envelope.reply_to.set(None)
+            return
+        error = pykka.ActorDeadError(f"{self.actor_ref} stopped before handling the message")
+        envelope.reply_to.set_exception((pykka.ActorDeadError, error, None))
+
+    def _stop(self) -> None:
+        self.actor_stopped.set()
+        try:
+            self.on_stop()
+        except Exception:  # noqa: BLE001
+            self._handle_failure(*sys.exc_info())
+        while not self.actor_inbox.empty():
+            self._refuse(self.actor_inbox.get())
+
+    def _handle_failure(self, exc_type: Any, exc_value: Any, tb: Any) -> None:
+        # Unlike Pykka's default, a failing actor is logged and keeps running: one bad
+        # message about one conversation must not silently drop that conversation.
+        logger.error("Unhandled exception in %s", self, exc_info=(exc_type, exc_value, tb))

@@ -1,0 +1,98 @@
+"""The dispatcher: runs actors that have mail, a batch per turn of the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from switchboard.actors.runtime.actor import LoopActor
+
+# How many messages one actor handles before the next actor gets a turn, and how many the
+# dispatcher handles before it yields to the loop so that gRPC I/O is not starved.
+MESSAGES_PER_ACTOR_TURN = 32
+MESSAGES_PER_LOOP_TURN = 2000
+
+
+class Dispatcher:
+    """Schedules actors on one asyncio loop. All actor code runs on the loop's thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.thread_id = threading.get_ident()
+        self._ready: deque[LoopActor] = deque()
+        self._turn_pending = False
+        self._idle_waiters: list[asyncio.Future[None]] = []
+        self.messages_handled = 0
+
+    def schedule(self, actor: LoopActor) -> None:
+        """Queue an actor that has mail. Safe to call from any thread."""
+        if threading.get_ident() != self.thread_id:
+            self.loop.call_soon_threadsafe(self.schedule, actor)
+            return
+        if actor._scheduled:  # noqa: SLF001 - the flag belongs to the runtime
+            return
+        actor._scheduled = True  # noqa: SLF001
+        self._ready.append(actor)
+        if not self._turn_pending:
+            self._turn_pending = True
+            self.loop.call_soon(self._turn)
+
+    def _turn(self) -> None:
+        self._turn_pending = False
+        budget = MESSAGES_PER_LOOP_TURN
+        ready = self._ready
+        while ready and budget > 0:
+            actor = ready.popleft()
+            actor._scheduled = False  # noqa: SLF001
+            handled = actor._handle_some(MESSAGES_PER_ACTOR_TURN)  # noqa: SLF001
+            budget -= handled
+            self.messages_handled += handled
+            if actor._has_mail():  # noqa: SLF001
+                actor._scheduled = True  # noqa: SLF001
+                ready.append(actor)
+        if ready:
+            self._turn_pending = True
+            self.loop.call_soon(self._turn)
+        else:
+            self._wake_idle_waiters()
+
+    @property
+    def idle(self) -> bool:
+        return not self._ready
+
+    async def settled(self) -> None:
+        """Return once no actor has mail left (including mail sent while waiting)."""
+        while not self.idle:
+            waiter = self.loop.create_future()
+            self._idle_waiters.append(waiter)
+            await waiter
+        # Let callbacks queued by the last turn (futures resolving, stream writes) run too.
+        await asyncio.sleep(0)
+        if not self.idle:
+            await self.settled()
+
+    def _wake_idle_waiters(self) -> None:
+        waiters, self._idle_waiters = self._idle_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+
+_current: Dispatcher | None = None
+
+
+def install_dispatcher(loop: asyncio.AbstractEventLoop | None = None) -> Dispatcher:
+    """Create the process's dispatcher on `loop` (default: the running loop)."""
+    global _current  # noqa: PLW0603 - one dispatcher per process, like one event loop
+    _current = Dispatcher(loop or asyncio.get_running_loop())
+    return _current
+
+
+def get_dispatcher() -> Dispatcher:
+    if _current is None:
+        msg = "no dispatcher installed: call install_dispatcher() on the event loop first"
+        raise RuntimeError(msg)
+    return _current

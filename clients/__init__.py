@@ -1,0 +1,1 @@
+"""Clients of the gRPC API: channel gateway, agent desktop, replay, load test."""

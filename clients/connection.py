@@ -1,0 +1,158 @@
+"""A connection to a Switchboard server: one channel, a stub per service, and desktops.
+
+Used by the replay, the load test, the scenario runner and anyone integrating from Python.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import grpc
+
+from switchboard.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    common_pb2,
+    desktop_pb2,
+    desktop_pb2_grpc,
+    gateway_pb2_grpc,
+    supervisor_pb2_grpc,
+)
+
+CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 16 * 1024 * 1024)]
+
+
+class Connection:
+    def __init__(self, address: str) -> None:
+        self.address = address
+        self.channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self.gateway = gateway_pb2_grpc.GatewayServiceStub(self.channel)
+        self.desktop = desktop_pb2_grpc.DesktopServiceStub(self.channel)
+        self.supervisor = supervisor_pb2_grpc.SupervisorServiceStub(self.channel)
+        self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
+
+    async def wait_ready(self, timeout: float = 10.0) -> None:
+        await asyncio.wait_for(self.channel.channel_ready(), timeout)
+
+    async def close(self) -> None:
+        await self.channel.close()
+
+    async def __aenter__(self) -> Connection:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+class Desktop:
+    """One agent's desktop: holds the Connect stream open and records what arrives on it.
+
+    `on_message` (optional) is called for every message, in order, from the reading task; it
+    may be a coroutine function (the replay's agents answer offers from it).
+    """
+
+    def __init__(
+        self,
+        connection: Connection,
+        agent_id: str,
+        on_message: Callable[[Desktop, desktop_pb2.ConnectResponse], Any] | None = None,
+    ) -> None:
+        self.connection = connection
+        self.agent_id = agent_id
+        self.on_message = on_message
+        self.messages: list[desktop_pb2.ConnectResponse] = []
+        self.received = 0
+        self.ended: grpc.RpcError | None = None
+        self._call: Any = None
+        self._reader: asyncio.Task | None = None
+        self._first = asyncio.Event()
+
+    async def connect(self, presence: int = common_pb2.PRESENCE_UNSPECIFIED) -> None:
+        """Open the stream and return once the server has sent the first message on it."""
+        request = desktop_pb2.ConnectRequest(agent_id=self.agent_id, presence=presence)
+        self._call = self.connection.desktop.Connect(request)
+        self._reader = asyncio.create_task(self._read(), name=f"desktop-{self.agent_id}")
+        first = asyncio.create_task(self._first.wait())
+        done, _ = await asyncio.wait({first, self._reader}, return_when=asyncio.FIRST_COMPLETED)
+        if first not in done:
+            first.cancel()
+            if self.ended is not None:
+                raise self.ended
+
+    async def _read(self) -> None:
+        try:
+            async for message in self._call:
+                self.messages.append(message)
+                self._first.set()
+                if self.on_message is not None:
+                    result = self.on_message(self, message)
+                    if asyncio.iscoroutine(result):
+                        await result
+                # Counted once handled, so `settle` also waits for the answers it caused.
+                self.received += 1
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                self.ended = exc
+        finally:
+            self._first.set()
+
+    async def disconnect(self) -> None:
+        if self._call is not None:
+            self._call.cancel()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+
+    # --- answering -------------------------------------------------------------------
+
+    async def set_presence(self, presence: int) -> int:
+        response = await self.connection.desktop.SetPresence(
+            desktop_pb2.SetPresenceRequest(agent_id=self.agent_id, presence=presence)
+        )
+        return response.presence
+
+    async def accept(self, conversation_id: str) -> None:
+        await self.connection.desktop.AcceptOffer(
+            desktop_pb2.AcceptOfferRequest(agent_id=self.agent_id, conversation_id=conversation_id)
+        )
+
+    async def reject(self, conversation_id: str) -> None:
+        await self.connection.desktop.RejectOffer(
+            desktop_pb2.RejectOfferRequest(agent_id=self.agent_id, conversation_id=conversation_id)
+        )
+
+    async def end(self, conversation_id: str) -> None:
+        await self.connection.desktop.EndConversation(
+            desktop_pb2.DesktopEndConversationRequest(
+                agent_id=self.agent_id, conversation_id=conversation_id
+            )
+        )
+
+    async def close(self, conversation_id: str) -> None:
+        await self.connection.desktop.CloseConversation(
+            desktop_pb2.CloseConversationRequest(
+                agent_id=self.agent_id, conversation_id=conversation_id
+            )
+        )
+
+
+async def settle(connection: Connection, desktops: list[Desktop], *, to: Any = None,
+                 timeout: float = 30.0) -> admin_pb2.AdvanceClockResponse:
+    """Advance a manual clock (or just settle) and wait until every message the server pushed
+    has reached `desktops`. Only exact when `desktops` are all the server's desktops."""
+    request = admin_pb2.AdvanceClockRequest()
+    if to is not None:
+        request.to.CopyFrom(to)
+    response = await connection.admin.AdvanceClock(request)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while sum(d.received for d in desktops) < response.desktop_messages_sent:
+        if loop.time() > deadline:
+            got = sum(d.received for d in desktops)
+            msg = f"desktops got {got} of {response.desktop_messages_sent} messages"
+            raise TimeoutError(msg)
+        await asyncio.sleep(0.001)
+    return response

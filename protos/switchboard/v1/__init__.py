@@ -1,0 +1,1 @@
+"""Generated gRPC API, package switchboard.v1 (regenerate with `make protos`)."""

@@ -1,0 +1,1 @@
+"""The gRPC server: services that translate between protobuf and the engine."""

@@ -1,0 +1,55 @@
+"""AdminService: provisioning agents, and driving a manual clock."""
+
+from __future__ import annotations
+
+import grpc
+
+from switchboard.actors.centre import Centre
+from switchboard.actors.errors import FailedPrecondition
+from switchboard.actors.runtime import Dispatcher
+from switchboard.server import translate, validation
+from switchboard.server.errors import unary
+from switchboard.v1 import admin_pb2, admin_pb2_grpc
+
+
+class AdminService(admin_pb2_grpc.AdminServiceServicer):
+    def __init__(self, centre: Centre, dispatcher: Dispatcher) -> None:
+        self.centre = centre
+        self.dispatcher = dispatcher
+
+    @unary
+    async def UpsertAgent(self, request: admin_pb2.UpsertAgentRequest, context: grpc.aio.ServicerContext) -> admin_pb2.UpsertAgentResponse:  # noqa: N802, E501
+        created = self.centre.upsert_agent(
+            validation.require_id("agent_id", request.agent_id),
+            request.name[:200],
+            request.capacity,
+            validation.skills("skills", request.skills),
+            tuple(validation.require_id("queue_ids", q) for q in request.queue_ids),
+        )
+        return admin_pb2.UpsertAgentResponse(created=created)
+
+    @unary
+    async def AdvanceClock(self, request: admin_pb2.AdvanceClockRequest, context: grpc.aio.ServicerContext) -> admin_pb2.AdvanceClockResponse:  # noqa: N802, E501
+        clock = self.centre.clock
+        fired = 0
+        if not getattr(clock, "manual", False):
+            if request.HasField("to"):
+                raise FailedPrecondition(
+                    "this server runs on the system clock; start it with --clock manual to drive time"
+                )
+            await self.dispatcher.settled()
+        else:
+            target = translate.seconds_of(request.to) if request.HasField("to") else clock.now()
+            fired = await clock.advance_to(target, self.dispatcher.settled)
+        return admin_pb2.AdvanceClockResponse(
+            now=translate.timestamp(clock.now()),
+            desktop_messages_sent=self.centre.pushes.sent,
+            timers_fired=fired,
+        )
+
+    @unary
+    async def GetClock(self, request: admin_pb2.GetClockRequest, context: grpc.aio.ServicerContext) -> admin_pb2.GetClockResponse:  # noqa: N802, E501
+        clock = self.centre.clock
+        return admin_pb2.GetClockResponse(
+            now=translate.timestamp(clock.now()), manual=getattr(clock, "manual", False)
+        )

@@ -1,0 +1,63 @@
+"""The `switchboard` command: serve, replay."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from switchboard.server import logging as sb_logging
+from switchboard.server.config import ConfigError, load_config
+from switchboard.server.storage import StorageError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the gRPC server")
+    serve.add_argument("--config", required=True, help="YAML configuration file")
+    serve.add_argument("--listen", default="127.0.0.1:50051",
+                       help="HOST:PORT to listen on (port 0: any free port) [%(default)s]")
+    serve.add_argument("--db", default="switchboard.db", help="SQLite journal file [%(default)s]")
+    serve.add_argument("--clock", choices=["system", "manual"], default="system",
+                       help="manual: time moves only through AdminService.AdvanceClock "
+                            "(replays, simulations, tests) [%(default)s]")
+    serve.add_argument("--port-file", help="write HOST:PORT here once listening")
+    _logging_options(serve)
+
+    from switchboard.clients.replay.command import add_replay_command  # noqa: PLC0415
+
+    add_replay_command(commands)
+
+    args = parser.parse_args(argv)
+    sb_logging.configure(args.log_level, args.log_format)
+    if args.command == "serve":
+        try:
+            config = load_config(args.config)
+        except ConfigError as exc:
+            print(f"switchboard: bad configuration: {exc}", file=sys.stderr)  # noqa: T201
+            return 2
+        from switchboard.server.app import serve as run_server  # noqa: PLC0415
+
+        try:
+            asyncio.run(run_server(config, listen=args.listen, db=args.db,
+                                   manual_clock=args.clock == "manual", port_file=args.port_file))
+        except StorageError as exc:
+            print(f"switchboard: {exc}", file=sys.stderr)  # noqa: T201
+            return 2
+        except OSError as exc:
+            print(f"switchboard: {exc}", file=sys.stderr)  # noqa: T201
+            return 2
+        return 0
+    return args.run(args)
+
+
+def _logging_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                        default="info")
+    parser.add_argument("--log-format", choices=["console", "json"], default="console")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

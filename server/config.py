@@ -1,0 +1,402 @@
+"""The YAML configuration: work streams, queues, agents and engine settings.
+
+Loading checks everything before the server starts and refuses a bad file with the file, the
+line, the key and the reason, e.g.::
+
+    centre.yaml:14: work_streams[0].channel: 'vioce' is not one of chat, voice, sms, ...
+
+Unknown keys are refused too, so a misspelt option never silently means its default.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from switchboard.actors.domain.model import (
+    DEFAULT_AUTO_CLOSE,
+    QUEUE_TYPE_OF_CHANNEL,
+    AgentSpec,
+    AssignmentMethod,
+    Channel,
+    ConversationState,
+    DistributionMode,
+    EngineSettings,
+    Presence,
+    PresenceAfter,
+    QueueSpec,
+    QueueType,
+    RouteRule,
+    SkillMatching,
+    WorkStream,
+    WrapUp,
+    frozen_map,
+)
+from switchboard.actors.domain.routing import ConditionError, compile_condition
+
+DEFAULT_OFFER_TIMEOUT_S = 120.0
+DEFAULT_PRESENCES = ("available", "busy")
+MAX_RATING = 10
+
+
+class ConfigError(ValueError):
+    def __init__(self, file: str, line: int | None, key: str, reason: str) -> None:
+        where = f"{file}:{line}" if line else file
+        super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
+        self.file = file
+        self.line = line
+        self.key = key
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    settings: EngineSettings
+    streams: Mapping[str, WorkStream]
+    queues: tuple[QueueSpec, ...]
+    agents: tuple[AgentSpec, ...]
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(str(path), None, "", f"cannot read the file ({exc.strerror})") from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, source: str = "<config>") -> Config:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else None
+        raise ConfigError(source, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+    if node is None:
+        raise ConfigError(source, None, "", "the file is empty")
+    lines: dict[str, int] = {}
+    data = _plain(node, "", lines, source)
+    return _Reader(source, lines).config(data)
+
+
+def _plain(node: yaml.Node, path: str, lines: dict[str, int], source: str) -> Any:
+    """The node as plain Python data, remembering the line of every key path."""
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+            if not isinstance(key, str):
+                line = key_node.start_mark.line + 1
+                raise ConfigError(source, line, path, f"keys must be text, got {key!r}")
+            child = f"{path}.{key}" if path else key
+            if key in result:
+                raise ConfigError(source, key_node.start_mark.line + 1, child, "appears twice")
+            result[key] = _plain(value_node, child, lines, source)
+            lines[child] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(item, f"{path}[{i}]", lines, source) for i, item in enumerate(node.value)]
+    return _scalar(node)
+
+
+def _scalar(node: yaml.Node) -> Any:
+    """A scalar with the type safe_load would give it (int, float, bool, None, str)."""
+    return yaml.SafeLoader("").construct_object(node)
+
+
+class _Reader:
+    """Reads the plain data into domain values, failing with file, line, key and reason."""
+
+    def __init__(self, source: str, lines: dict[str, int]) -> None:
+        self.source = source
+        self.lines = lines
+
+    def fail(self, key: str, reason: str) -> ConfigError:
+        """An error at `key`, on the line of the nearest enclosing key the file has."""
+        probe = key
+        while probe and probe not in self.lines:
+            probe = _parent(probe)
+        return ConfigError(self.source, self.lines.get(probe), key, reason)
+
+    # --- generic readers -------------------------------------------------------------
+
+    def mapping(self, value: Any, key: str, allowed: set[str]) -> dict:
+        if not isinstance(value, dict):
+            raise self.fail(key, f"must be a mapping of keys to values, got {_kind(value)}")
+        for name in value:
+            if name not in allowed:
+                hint = difflib.get_close_matches(name, sorted(allowed), n=1)
+                suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
+                raise self.fail(
+                    _join(key, name),
+                    f"unknown key{suggestion}; allowed here: {', '.join(sorted(allowed))}",
+                )
+        return value
+
+    def listing(self, value: Any, key: str) -> list:
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(key, f"must be a list, got {_kind(value)}")
+        return value
+
+    def text(self, data: dict, name: str, key: str, default: str | None = None) -> str:
+        value = data.get(name, default)
+        where = _join(key, name)
+        if value is None:
+            raise self.fail(where if name in data else key, f"{name} is required")
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(where, f"must be non-empty text, got {value!r}")
+        return value
+
+    def number(
+        self, data: dict, name: str, key: str, default: float, *, minimum: float = 0,
+        integer: bool = False,
+    ) -> Any:
+        value = data.get(name, default)
+        where = _join(key, name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(where, f"must be a number, got {value!r}")
+        if integer and not float(value).is_integer():
+            raise self.fail(where, f"must be a whole number, got {value!r}")
+        if value < minimum:
+            raise self.fail(where, f"must be at least {minimum:g}, got {value!r}")
+        return int(value) if integer else float(value)
+
+    def flag(self, data: dict, name: str, key: str, default: bool) -> bool:  # noqa: FBT001
+        value = data.get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(_join(key, name), f"must be true or false, got {value!r}")
+        return value
+
+    def choice(self, data: dict, name: str, key: str, enum: type, default: Any) -> Any:
+        value = data.get(name, default)
+        try:
+            return enum(value)
+        except ValueError:
+            options = ", ".join(e.value for e in enum)
+            raise self.fail(_join(key, name), f"{value!r} is not one of {options}") from None
+
+    def unique_ids(self, items: list, key: str) -> None:
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            item_id = item.get("id") if isinstance(item, dict) else None
+            if item_id in seen:
+                raise self.fail(f"{key}[{i}].id", f"{item_id!r} is already used by {key}[{seen[item_id]}]")
+            if isinstance(item_id, str):
+                seen[item_id] = i
+
+    # --- the document ----------------------------------------------------------------
+
+    def config(self, data: Any) -> Config:
+        top = self.mapping(data, "", {"settings", "work_streams", "queues", "agents"})
+        settings = self.settings(top.get("settings") or {}, "settings")
+        queue_items = self.listing(top.get("queues"), "queues")
+        if not queue_items:
+            raise self.fail("queues" if "queues" in top else "", "at least one queue is required")
+        self.unique_ids(queue_items, "queues")
+        queues = tuple(self.queue(q, f"queues[{i}]") for i, q in enumerate(queue_items))
+        queue_by_id = {q.id: q for q in queues}
+        stream_items = self.listing(top.get("work_streams"), "work_streams")
+        if not stream_items:
+            raise self.fail(
+                "work_streams" if "work_streams" in top else "", "at least one work stream is required"
+            )
+        self.unique_ids(stream_items, "work_streams")
+        streams = {}
+        for i, item in enumerate(stream_items):
+            stream = self.stream(item, f"work_streams[{i}]", queue_by_id)
+            streams[stream.id] = stream
+        agent_items = self.listing(top.get("agents"), "agents")
+        self.unique_ids(agent_items, "agents")
+        agents = tuple(
+            self.agent(a, f"agents[{i}]", queue_by_id, settings) for i, a in enumerate(agent_items)
+        )
+        agent_ids = {a.id for a in agents}
+        for i, queue in enumerate(queues):
+            for j, member in enumerate(queue.members):
+                if member not in agent_ids:
+                    raise self.fail(
+                        f"queues[{i}].members[{j}]", f"unknown agent {member!r}: list it under agents"
+                    )
+        return Config(self.source, settings, streams, queues, agents)
+
+    def settings(self, data: Any, key: str) -> EngineSettings:
+        data = self.mapping(
+            data, key,
+            {"decline_limit", "after_missed_offer", "after_reject", "default_agent_capacity"},
+        )
+        return EngineSettings(
+            decline_limit=self.number(data, "decline_limit", key, 3, minimum=1, integer=True),
+            after_missed_offer=self.choice(
+                data, "after_missed_offer", key, PresenceAfter, "inactive"
+            ),
+            after_reject=self.choice(data, "after_reject", key, PresenceAfter, "keep"),
+            default_agent_capacity=self.number(
+                data, "default_agent_capacity", key, 1, minimum=1, integer=True
+            ),
+        )
+
+    def queue(self, data: Any, key: str) -> QueueSpec:
+        data = self.mapping(data, key, {"id", "type", "priority", "method", "members"})
+        members = self.listing(data.get("members"), _join(key, "members"))
+        for j, member in enumerate(members):
+            if not isinstance(member, str):
+                raise self.fail(f"{key}.members[{j}]", f"must be an agent id, got {member!r}")
+        if len(set(members)) != len(members):
+            raise self.fail(_join(key, "members"), "lists an agent twice")
+        return QueueSpec(
+            id=self.text(data, "id", key),
+            type=self.choice(data, "type", key, QueueType, "messaging"),
+            priority=self.number(data, "priority", key, 1, minimum=0, integer=True),
+            method=self.choice(data, "method", key, AssignmentMethod, "highest_capacity"),
+            members=tuple(members),
+        )
+
+    def stream(self, data: Any, key: str, queues: dict[str, QueueSpec]) -> WorkStream:
+        data = self.mapping(
+            data, key,
+            {"id", "channel", "mode", "cost", "allowed_presences", "offer_timeout_s",
+             "auto_accept", "skill_matching", "wrap_up", "auto_close", "route",
+             "fallback_queue"},
+        )
+        stream_id = self.text(data, "id", key)
+        channel = self.choice(data, "channel", key, Channel, data.get("channel"))
+        mode = self.choice(data, "mode", key, DistributionMode, "push")
+        if channel is Channel.VOICE and mode is DistributionMode.PICK:
+            raise self.fail(_join(key, "mode"), "voice work is push only: agents cannot pick calls")
+        if mode is DistributionMode.PICK:
+            raise self.fail(_join(key, "mode"), "pick mode is not available yet (issue 4)")
+        presences = self.listing(
+            data.get("allowed_presences", list(DEFAULT_PRESENCES)), _join(key, "allowed_presences")
+        )
+        allowed = set()
+        for j, name in enumerate(presences):
+            try:
+                allowed.add(Presence(name))
+            except ValueError:
+                options = ", ".join(p.value for p in Presence)
+                raise self.fail(f"{key}.allowed_presences[{j}]", f"{name!r} is not one of {options}") from None
+        if not allowed:
+            raise self.fail(_join(key, "allowed_presences"), "must allow at least one presence")
+        wrap = data.get("wrap_up", "always")
+        if wrap not in ("always", "none") and (
+            isinstance(wrap, bool) or not isinstance(wrap, int | float) or wrap < 0
+        ):
+            raise self.fail(_join(key, "wrap_up"), f"must be always, none or seconds, got {wrap!r}")
+        fallback = self.text(data, "fallback_queue", key)
+        self.queue_of_type(fallback, _join(key, "fallback_queue"), channel, queues)
+        rules = tuple(
+            self.route_rule(r, f"{key}.route[{j}]", channel, queues)
+            for j, r in enumerate(self.listing(data.get("route"), _join(key, "route")))
+        )
+        return WorkStream(
+            id=stream_id,
+            channel=channel,
+            mode=mode,
+            cost=self.number(data, "cost", key, 1, minimum=1, integer=True),
+            allowed_presences=frozenset(allowed),
+            offer_timeout_s=self.number(data, "offer_timeout_s", key, DEFAULT_OFFER_TIMEOUT_S,
+                                        minimum=1),
+            auto_accept=self.flag(data, "auto_accept", key, False),
+            skill_matching=self.choice(data, "skill_matching", key, SkillMatching, "none"),
+            wrap_up=WrapUp.parse(wrap),
+            auto_close=self.auto_close(data.get("auto_close"), _join(key, "auto_close"), channel),
+            route_rules=rules,
+            fallback_queue_id=fallback,
+        )
+
+    def auto_close(self, data: Any, key: str, channel: Channel) -> Mapping:
+        timeouts = dict(DEFAULT_AUTO_CLOSE[channel])
+        if data is None:
+            return frozen_map(timeouts)
+        names = {s.value for s in ConversationState} - {"closed"}
+        data = self.mapping(data, key, names)
+        for name in data:
+            seconds = self.number(data, name, key, 0)
+            state = ConversationState(name)
+            if seconds == 0:
+                timeouts.pop(state, None)  # 0 turns the default off
+            else:
+                timeouts[state] = seconds
+        return frozen_map(timeouts)
+
+    def route_rule(self, data: Any, key: str, channel: Channel, queues: dict) -> RouteRule:
+        data = self.mapping(data, key, {"name", "when", "queue"})
+        name = self.text(data, "name", key)
+        source = self.text(data, "when", key)
+        queue_id = self.text(data, "queue", key)
+        self.queue_of_type(queue_id, _join(key, "queue"), channel, queues)
+        try:
+            condition = compile_condition(source)
+        except ConditionError as exc:
+            raise self.fail(_join(key, "when"), f"rule {name!r}: {exc}") from None
+        return RouteRule(name=name, condition=condition, queue_id=queue_id)
+
+    def queue_of_type(self, queue_id: str, key: str, channel: Channel, queues: dict) -> None:
+        queue = queues.get(queue_id)
+        if queue is None:
+            raise self.fail(key, f"unknown queue {queue_id!r}; queues are {', '.join(queues)}")
+        needed = QUEUE_TYPE_OF_CHANNEL[channel]
+        if queue.type is not needed:
+            raise self.fail(
+                key,
+                f"queue {queue_id!r} is a {queue.type.value} queue; {channel.value} work "
+                f"may only go to {needed.value} queues",
+            )
+
+    def agent(
+        self, data: Any, key: str, queues: dict[str, QueueSpec], settings: EngineSettings
+    ) -> AgentSpec:
+        data = self.mapping(data, key, {"id", "name", "capacity", "skills", "queues"})
+        agent_id = self.text(data, "id", key)
+        skills_data = data.get("skills") or {}
+        skills_key = _join(key, "skills")
+        if not isinstance(skills_data, dict):
+            raise self.fail(skills_key, f"must map skill names to ratings, got {_kind(skills_data)}")
+        skills = {}
+        for skill in skills_data:
+            skills[skill] = self.number(
+                skills_data, skill, skills_key, 0, minimum=0, integer=True
+            )
+            if skills[skill] > MAX_RATING:
+                raise self.fail(_join(skills_key, skill), f"ratings go from 0 to {MAX_RATING}")
+        queue_ids = self.listing(data.get("queues"), _join(key, "queues"))
+        for j, queue_id in enumerate(queue_ids):
+            if queue_id not in queues:
+                raise self.fail(f"{key}.queues[{j}]", f"unknown queue {queue_id!r}")
+        return AgentSpec(
+            id=agent_id,
+            name=data.get("name") or agent_id,
+            capacity=self.number(
+                data, "capacity", key, settings.default_agent_capacity, minimum=1, integer=True
+            ),
+            skills=frozen_map(skills),
+            queue_ids=tuple(queue_ids),
+        )
+
+
+def _parent(key: str) -> str:
+    cut = max(key.rfind("."), key.rfind("["))
+    return key[:cut] if cut > 0 else ""
+
+
+def _join(key: str, name: str) -> str:
+    return f"{key}.{name}" if key else name
+
+
+def _kind(value: Any) -> str:
+    return {dict: "a mapping", list: "a list", str: "text", type(None): "nothing"}.get(
+        type(value), type(value).__name__
+    )
+
+
+__all__ = ["Config", "ConfigError", "load_config", "parse_config"]

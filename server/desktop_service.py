@@ -1,0 +1,93 @@
+"""DesktopService: the agent desktop's stream and the calls it answers offers with."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+import structlog
+
+from switchboard.actors import messages as m
+from switchboard.actors.centre import Centre
+from switchboard.actors.desktop_link import DesktopLink
+from switchboard.server import translate, validation
+from switchboard.server.errors import streaming, unary
+from switchboard.v1 import common_pb2, desktop_pb2, desktop_pb2_grpc
+
+log = structlog.get_logger("switchboard.desktop")
+
+
+class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
+    def __init__(self, centre: Centre) -> None:
+        self.centre = centre
+        self.links: set[DesktopLink] = set()
+
+    @streaming
+    async def Connect(self, request: desktop_pb2.ConnectRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[desktop_pb2.ConnectResponse]:  # noqa: N802, E501
+        agent_id = validation.require_id("agent_id", request.agent_id)
+        agent = self.centre.agent(agent_id)
+        presence = None
+        if request.presence != common_pb2.PRESENCE_UNSPECIFIED:
+            presence = translate.presence_from_proto(request.presence)
+        link = self.centre.new_link(agent_id)
+        self.links.add(link)
+        try:
+            await agent.ask(m.Connect(link, presence), block=False)
+            while True:
+                item = await link.outbox.get()
+                if item is DesktopLink.CLOSE:
+                    break
+                yield translate.desktop_message(item)
+        finally:
+            self.links.discard(link)
+            if agent.is_alive():
+                agent.tell(m.Disconnect(link))
+        # The engine ended the stream (a newer connection, or shutdown): say so.
+        code = grpc.StatusCode.UNAVAILABLE if link.closed_reason == "server shutting down" else grpc.StatusCode.ABORTED
+        await context.abort(code, f"desktop stream ended: {link.closed_reason}")
+
+    def close_all(self, reason: str) -> None:
+        for link in list(self.links):
+            link.close(reason)
+
+    @unary
+    async def SetPresence(self, request: desktop_pb2.SetPresenceRequest, context: grpc.aio.ServicerContext) -> desktop_pb2.SetPresenceResponse:  # noqa: N802, E501
+        agent = self.centre.agent(validation.require_id("agent_id", request.agent_id))
+        presence = translate.presence_from_proto(request.presence)
+        shown = await agent.ask(m.SetPresence(presence), block=False)
+        return desktop_pb2.SetPresenceResponse(presence=translate.PRESENCE_TO_PROTO[shown])
+
+    @unary
+    async def AcceptOffer(self, request: desktop_pb2.AcceptOfferRequest, context: grpc.aio.ServicerContext) -> desktop_pb2.AcceptOfferResponse:  # noqa: N802, E501
+        agent, cid = self._agent_and_conversation(request)
+        await agent.ask(m.AcceptOffer(cid), block=False)
+        snapshot = await self.centre.conversation_snapshot(cid)
+        response = desktop_pb2.AcceptOfferResponse()
+        if snapshot is not None:
+            response.conversation.CopyFrom(translate.conversation(snapshot))
+        return response
+
+    @unary
+    async def RejectOffer(self, request: desktop_pb2.RejectOfferRequest, context: grpc.aio.ServicerContext) -> desktop_pb2.RejectOfferResponse:  # noqa: N802, E501
+        agent, cid = self._agent_and_conversation(request)
+        await agent.ask(m.RejectOffer(cid), block=False)
+        return desktop_pb2.RejectOfferResponse()
+
+    @unary
+    async def EndConversation(self, request: desktop_pb2.DesktopEndConversationRequest, context: grpc.aio.ServicerContext) -> desktop_pb2.DesktopEndConversationResponse:  # noqa: N802, E501
+        agent, cid = self._agent_and_conversation(request)
+        state = await agent.ask(m.AgentEnds(cid), block=False)
+        return desktop_pb2.DesktopEndConversationResponse(state=translate.STATE_TO_PROTO[state])
+
+    @unary
+    async def CloseConversation(self, request: desktop_pb2.CloseConversationRequest, context: grpc.aio.ServicerContext) -> desktop_pb2.CloseConversationResponse:  # noqa: N802, E501
+        agent, cid = self._agent_and_conversation(request)
+        await agent.ask(m.AgentCloses(cid), block=False)
+        return desktop_pb2.CloseConversationResponse()
+
+    def _agent_and_conversation(self, request: object) -> tuple:
+        agent = self.centre.agent(validation.require_id("agent_id", request.agent_id))  # type: ignore[attr-defined]
+        cid = validation.require_id("conversation_id", request.conversation_id)  # type: ignore[attr-defined]
+        if cid not in self.centre.conversations and cid not in self.centre.recently_closed:
+            self.centre.conversation(cid)  # raises NOT_FOUND for an id never seen
+        return agent, cid

@@ -1,0 +1,57 @@
+"""One mapping from engine refusals to gRPC status codes, applied to every handler."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+import pykka
+import structlog
+
+from switchboard.actors import errors
+
+STATUS_OF = {
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+log = structlog.get_logger("switchboard.grpc")
+
+
+def _status(exc: errors.EngineError) -> grpc.StatusCode:
+    for kind, code in STATUS_OF.items():
+        if isinstance(exc, kind):
+            return code
+    return grpc.StatusCode.UNKNOWN
+
+
+def unary(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a unary handler: engine refusals become their status code, with the message."""
+
+    @functools.wraps(handler)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await handler(self, request, context)
+        except errors.EngineError as exc:
+            await context.abort(_status(exc), str(exc))
+        except pykka.ActorDeadError:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "it was closed meanwhile")
+        return None  # unreachable: abort raises
+
+    return wrapper
+
+
+def streaming(handler: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+    @functools.wraps(handler)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            async for item in handler(self, request, context):
+                yield item
+        except errors.EngineError as exc:
+            await context.abort(_status(exc), str(exc))
+
+    return wrapper

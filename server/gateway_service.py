@@ -1,0 +1,62 @@
+"""GatewayService: what channel gateways call on behalf of customers."""
+
+from __future__ import annotations
+
+import grpc
+
+from switchboard.actors import messages as m
+from switchboard.actors.centre import Centre
+from switchboard.actors.errors import NotFound
+from switchboard.server import translate, validation
+from switchboard.server.errors import unary
+from switchboard.server.storage import Storage
+from switchboard.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
+
+
+class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
+    def __init__(self, centre: Centre, storage: Storage) -> None:
+        self.centre = centre
+        self.storage = storage
+
+    @unary
+    async def SubmitWork(self, request: gateway_pb2.SubmitWorkRequest, context: grpc.aio.ServicerContext) -> gateway_pb2.SubmitWorkResponse:  # noqa: N802, E501
+        stream_id = validation.require_id("work_stream_id", request.work_stream_id)
+        conversation_id, queue_id = self.centre.submit(
+            stream_id,
+            customer_id=validation.optional_id("customer.id", request.customer.id),
+            customer_attributes=validation.string_map(
+                "customer.attributes", request.customer.attributes
+            ),
+            context=validation.string_map("context", request.context),
+            priority=validation.priority(request.priority),
+            required_skills=validation.skills("required_skills", request.required_skills),
+        )
+        return gateway_pb2.SubmitWorkResponse(
+            conversation_id=conversation_id,
+            queue_id=queue_id,
+            state=common_pb2.CONVERSATION_STATE_OPEN,
+        )
+
+    @unary
+    async def GetConversation(self, request: gateway_pb2.GetConversationRequest, context: grpc.aio.ServicerContext) -> gateway_pb2.GetConversationResponse:  # noqa: N802, E501
+        cid = validation.require_id("conversation_id", request.conversation_id)
+        snapshot = await self.centre.conversation_snapshot(cid)
+        if snapshot is not None:
+            return gateway_pb2.GetConversationResponse(conversation=translate.conversation(snapshot))
+        stored = await self.storage.find_conversation(cid)
+        if stored is None:
+            raise NotFound(f"unknown conversation {cid!r}")
+        return gateway_pb2.GetConversationResponse(conversation=stored)
+
+    @unary
+    async def AbandonConversation(self, request: gateway_pb2.AbandonConversationRequest, context: grpc.aio.ServicerContext) -> gateway_pb2.AbandonConversationResponse:  # noqa: N802, E501
+        cid = validation.require_id("conversation_id", request.conversation_id)
+        reason = request.reason[:200]
+        state = await self.centre.conversation(cid).ask(m.CustomerAbandons(reason), block=False)
+        return gateway_pb2.AbandonConversationResponse(state=translate.STATE_TO_PROTO[state])
+
+    @unary
+    async def EndConversation(self, request: gateway_pb2.GatewayEndConversationRequest, context: grpc.aio.ServicerContext) -> gateway_pb2.GatewayEndConversationResponse:  # noqa: N802, E501
+        cid = validation.require_id("conversation_id", request.conversation_id)
+        state = await self.centre.conversation(cid).ask(m.CustomerEnds(), block=False)
+        return gateway_pb2.GatewayEndConversationResponse(state=translate.STATE_TO_PROTO[state])
