@@ -79,6 +79,14 @@ class DesktopLink:
         self._counter.sent += 1
         self.outbox.put_nowait(envelope)
 
+    def detach(self) -> None:
+        """The stream is gone (the desktop hung up): stop counting what it will never get."""
+        if self.closed_reason is None:
+            self.closed_reason = "desktop disconnected"
+        while not self.outbox.empty():
+            if self.outbox.get_nowait() is not self.CLOSE:
+                self._counter.sent -= 1
+
     def close(self, reason: str) -> None:
         if self.closed_reason is None:
             self.closed_reason = reason

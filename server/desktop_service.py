@@ -39,6 +39,7 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
                     break
                 yield translate.desktop_message(item)
         finally:
+            link.detach()
             self.links.discard(link)
             if agent.is_alive():
                 agent.tell(m.Disconnect(link))

@@ -45,6 +45,7 @@ IGNORED_QUEUE_HANG_AT_ONCE = "hung up as it reached the queue (q_time 0)"
 MALFORMED_PREFIX = "malformed: "
 
 _CLOCK = re.compile(r"(\d{1,2}):([0-5]\d):([0-5]\d)")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 MAX_SKILL = 10
 MIN_SKILL = 1
@@ -272,10 +273,8 @@ class _Row:
         priority = _count(raw, "priority")
         if priority not in PRIORITIES:
             raise MalformedRow("unknown priority", raw["priority"])
-        try:
-            datetime.date.fromisoformat(raw["date"])
-        except ValueError:
-            raise MalformedRow("bad date", raw["date"]) from None
+        if not _is_iso_date(raw["date"]):
+            raise MalformedRow("bad date", raw["date"])
 
         times = _RowTimes(raw)
         return cls(
@@ -356,6 +355,17 @@ def _count(raw: dict[str, str], column: str) -> int:
     if not text.isdigit():
         raise MalformedRow("bad number", f"{column}={text!r}")
     return int(text)
+
+
+def _is_iso_date(text: str) -> bool:
+    """YYYY-MM-DD and a real day (Python 3.11's fromisoformat alone also takes "19990801")."""
+    if _DATE.fullmatch(text) is None:
+        return False
+    try:
+        datetime.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _clamp(value: int, low: int, high: int) -> int:

@@ -179,7 +179,7 @@ def nearest_rank(sorted_values: list[float], percent: float) -> float:
         return 0.0
     if not 0 <= percent <= 100:
         raise ValueError(f"percentile {percent} is outside 0..100")
-    # percent * n first: 0.9 * 30 is 27.000000000000004 in floating point, 90 * 30 / 100 is 27.
+    # percent * n first: 14 / 100 * 50 is 7.000000000000001 in floating point, 14 * 50 / 100 is 7.
     rank = max(1, math.ceil(percent * len(sorted_values) / 100))
     return float(sorted_values[rank - 1])
 

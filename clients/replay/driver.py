@@ -1,0 +1,311 @@
+"""Plays a `BankDay` through a Switchboard server, as the bank's gateway and its agents.
+
+Time: the server runs on its manual clock and the replay moves it from one event of the day
+to the next (AdminService.AdvanceClock). Between two events nothing can happen in the engine
+that the replay has not caused (desktops answer offers at once, so no offer times out), so
+jumping straight to the next event is exact, and a day that took 24 hours takes seconds and
+gives the same result every run. Scaling real time instead would make the result depend on
+the machine's speed and on sleeps.
+
+Events, in time order:
+- an agent signs in at the start of the shift seen in the file and signs out at its end
+  (Offline by hand, so no new offers; a call in progress is finished first);
+- each queued call is submitted at its queue time, with its type as context, its priority
+  and its customer;
+- a caller who hung up in the queue abandons after their recorded patience, unless an agent
+  has answered by then;
+- an answered call lasts its recorded service time, then the agent ends and closes it
+  (the bank's log has no wrap-up times).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import datetime
+import heapq
+import itertools
+import statistics
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import grpc
+
+from switchboard.clients.connection import Connection, Desktop, settle
+from switchboard.clients.replay.bankday import BankDay, Call
+from switchboard.clients.replay.figures import CallResult, queue_of_type
+from switchboard.clients.replay.invariants import InvariantChecker
+from switchboard.server.translate import seconds_of, timestamp
+from switchboard.v1 import admin_pb2, common_pb2, desktop_pb2, gateway_pb2
+
+WORK_STREAM = "bank-voice"
+AGENT_CAPACITY = 1
+
+
+def day_start(date: str) -> float:
+    """Midnight that began the day, as seconds since the epoch. The log's clock times are the
+    bank's local times; the replay puts them on UTC so that no time-zone shift applies."""
+    day = datetime.date.fromisoformat(date)
+    return float(calendar.timegm(day.timetuple()))
+
+
+class ServiceTimes:
+    """How long a call lasts once answered.
+
+    A call the bank served lasts what it lasted that day. A caller who hung up at the bank
+    has no service time in the log, yet may be answered here; such a call lasts the median
+    service time of that call type that day (of all types if the type has none), so that
+    answering more callers costs agents the time it would really have cost.
+    """
+
+    def __init__(self, day: BankDay) -> None:
+        by_type: dict[str, list[float]] = {}
+        for call in day.calls:
+            if call.bank_outcome == "served" and call.service_time > 0:
+                by_type.setdefault(call.call_type, []).append(call.service_time)
+        everything = sorted(t for times in by_type.values() for t in times)
+        self.overall = statistics.median(everything) if everything else 0.0
+        self.typical = {kind: statistics.median(times) for kind, times in by_type.items()}
+
+    def of(self, call: Call) -> float:
+        if call.bank_outcome == "served":
+            return call.service_time
+        return self.typical.get(call.call_type, self.overall)
+
+
+@dataclass
+class CallState:
+    call: Call
+    conversation_id: str = ""
+    submitted_at: float = 0.0
+    answered_at: float | None = None
+    agent_id: str = ""
+    abandoned_at: float | None = None
+
+
+@dataclass
+class ReplayResult:
+    results: list[CallResult]
+    violations: list[str]
+    events: int
+    rpcs: int
+    errors: list[str] = field(default_factory=list)
+
+
+class Replay:
+    def __init__(self, connection: Connection, day: BankDay, *, stream: str = WORK_STREAM) -> None:
+        self.connection = connection
+        self.day = day
+        self.stream = stream
+        self.origin = day_start(day.date)
+        self.now = self.origin
+        self._events: list[tuple[float, int, str, Callable[[], Awaitable[None]]]] = []
+        self._order = itertools.count()
+        self.calls: dict[str, CallState] = {}
+        self.by_conversation: dict[str, CallState] = {}
+        self.desktops: dict[str, Desktop] = {}
+        self.leaving: set[str] = set()
+        # Agents whose shift is over and who hold nothing: they hang up once the engine has
+        # settled, so that every message meant for them has arrived first.
+        self.signing_off: set[str] = set()
+        self.held: dict[str, set[str]] = {}
+        self.service_times = ServiceTimes(day)
+        self.checker = InvariantChecker({s.agent_id: AGENT_CAPACITY for s in day.shifts})
+        self.rpcs = 0
+        self.events_run = 0
+        self.errors: list[str] = []
+
+    # --- scheduling ------------------------------------------------------------------
+
+    def at(self, offset: float, label: str, action: Callable[[], Awaitable[None]]) -> None:
+        """Schedule `action` at `offset` seconds after the day's midnight."""
+        heapq.heappush(self._events, (self.origin + offset, next(self._order), label, action))
+
+    def later(self, when: float, label: str, action: Callable[[], Awaitable[None]]) -> None:
+        heapq.heappush(self._events, (when, next(self._order), label, action))
+
+    async def run(self) -> ReplayResult:
+        clock = await self.connection.admin.GetClock(admin_pb2.GetClockRequest())
+        if not clock.manual:
+            msg = "the replay drives the server's clock: start the server with --clock manual"
+            raise RuntimeError(msg)
+        if seconds_of(clock.now) > self.origin:
+            msg = "the server's clock is already past this day: start a fresh server"
+            raise RuntimeError(msg)
+        await self._provision_agents()
+        for shift in self.day.shifts:
+            self.at(shift.start, f"sign in {shift.agent_id}", self._sign_in_action(shift.agent_id))
+            self.at(shift.end, f"sign out {shift.agent_id}", self._sign_out_action(shift.agent_id))
+        for call in self.day.calls:
+            state = CallState(call)
+            self.calls[call.key] = state
+            self.at(call.queued_at, f"submit {call.key}", self._submit_action(state))
+            if call.patience is not None:
+                self.at(call.queued_at + call.patience, f"abandon {call.key}",
+                        self._abandon_action(state))
+        while self._events:
+            when = self._events[0][0]
+            await self._advance(when)
+            while self._events and self._events[0][0] == when:
+                _, _, _, action = heapq.heappop(self._events)
+                await action()
+                self.events_run += 1
+            await self._quiesce()
+        await self._quiesce()
+        for desktop in self.desktops.values():
+            await desktop.disconnect()
+        return ReplayResult(self._results(), self.checker.violations, self.events_run, self.rpcs,
+                            self.errors)
+
+    async def _advance(self, when: float) -> None:
+        self.now = when
+        self.rpcs += 1
+        await settle(self.connection, list(self.desktops.values()), to=timestamp(when))
+
+    async def _quiesce(self) -> None:
+        """Settle until the desktops' answers cause nothing further; then let signed-off
+        agents hang up."""
+        last = -1
+        while True:
+            self.rpcs += 1
+            response = await settle(self.connection, list(self.desktops.values()))
+            if response.desktop_messages_sent == last:
+                break
+            last = response.desktop_messages_sent
+        for agent_id in sorted(self.signing_off):
+            await self.desktops[agent_id].disconnect()
+        self.signing_off.clear()
+
+    # --- agents ----------------------------------------------------------------------
+
+    async def _provision_agents(self) -> None:
+        for shift in self.day.shifts:
+            skills = self.day.skills.get(shift.agent_id, {})
+            queues = sorted({queue_of_type(t) for t in skills}) or [queue_of_type("PS")]
+            await self.connection.admin.UpsertAgent(admin_pb2.UpsertAgentRequest(
+                agent_id=shift.agent_id, name=shift.agent_id, capacity=AGENT_CAPACITY,
+                skills=skills, queue_ids=queues,
+            ))
+            self.rpcs += 1
+            self.held[shift.agent_id] = set()
+
+    def _sign_in_action(self, agent_id: str) -> Callable[[], Awaitable[None]]:
+        async def sign_in() -> None:
+            desktop = Desktop(self.connection, agent_id, on_message=self._on_desktop_message)
+            self.desktops[agent_id] = desktop
+            await desktop.connect(common_pb2.PRESENCE_AVAILABLE)
+            self.rpcs += 1
+        return sign_in
+
+    def _sign_out_action(self, agent_id: str) -> Callable[[], Awaitable[None]]:
+        async def sign_out() -> None:
+            desktop = self.desktops[agent_id]
+            await desktop.set_presence(common_pb2.PRESENCE_OFFLINE)
+            self.rpcs += 1
+            self.leaving.add(agent_id)
+            if not self.held[agent_id]:
+                self.signing_off.add(agent_id)
+        return sign_out
+
+    async def _on_desktop_message(self, desktop: Desktop, message: desktop_pb2.ConnectResponse) -> None:
+        agent_id = desktop.agent_id
+        kind = message.WhichOneof("event")
+        if kind == "offer":
+            cid = message.offer.conversation.id
+            self.checker.offered(agent_id, cid)
+            try:
+                await desktop.accept(cid)
+                self.rpcs += 1
+            except grpc.aio.AioRpcError as exc:
+                # The caller hung up between the offer and the answer: nothing to do.
+                if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                    self.errors.append(f"accept {cid} by {agent_id}: {exc.code().name} {exc.details()}")
+        elif kind == "assignment":
+            cid = message.assignment.conversation.id
+            self.checker.assigned(agent_id, cid)
+            self._answered(agent_id, cid)
+        elif kind == "offer_withdrawn":
+            self.checker.released(agent_id, message.offer_withdrawn.conversation_id)
+        elif kind == "conversation_update":
+            update = message.conversation_update
+            # The bank's work stream does not block capacity in wrap-up (wrap_up: none), so an
+            # ended call stops counting against the agent as soon as it reaches wrap-up.
+            if update.state in (common_pb2.CONVERSATION_STATE_WRAP_UP,
+                                common_pb2.CONVERSATION_STATE_CLOSED):
+                self.checker.released(agent_id, update.conversation_id)
+        elif kind == "agent_update":
+            update = message.agent_update
+            self.checker.capacity(agent_id, update.capacity_used, update.capacity_total)
+
+    def _answered(self, agent_id: str, cid: str) -> None:
+        state = self.by_conversation.get(cid)
+        if state is None:
+            self.errors.append(f"{agent_id} was assigned {cid}, which the replay never submitted")
+            return
+        state.answered_at = self.now
+        state.agent_id = agent_id
+        self.held[agent_id].add(cid)
+        duration = self.service_times.of(state.call)
+        self.later(self.now + duration, f"end {cid}", self._end_action(agent_id, cid))
+
+    def _end_action(self, agent_id: str, cid: str) -> Callable[[], Awaitable[None]]:
+        async def end() -> None:
+            desktop = self.desktops[agent_id]
+            await desktop.end(cid)
+            await desktop.close(cid)
+            self.rpcs += 2
+            self.held[agent_id].discard(cid)
+            if agent_id in self.leaving and not self.held[agent_id]:
+                self.signing_off.add(agent_id)
+        return end
+
+    # --- the gateway -----------------------------------------------------------------
+
+    def _submit_action(self, state: CallState) -> Callable[[], Awaitable[None]]:
+        call = state.call
+        async def submit() -> None:
+            request = gateway_pb2.SubmitWorkRequest(
+                work_stream_id=self.stream,
+                customer=common_pb2.Customer(id=call.customer_id),
+                context={"type": call.call_type, "bank_priority": str(call.file_priority)},
+                # The bank gave priority customers (2) a head start; regulars (0, 1) are equal.
+                priority=1 if call.file_priority == 2 else 0,  # noqa: PLR2004
+            )
+            response = await self.connection.gateway.SubmitWork(request)
+            self.rpcs += 1
+            state.conversation_id = response.conversation_id
+            state.submitted_at = self.now
+            self.by_conversation[response.conversation_id] = state
+        return submit
+
+    def _abandon_action(self, state: CallState) -> Callable[[], Awaitable[None]]:
+        async def abandon() -> None:
+            if state.answered_at is not None:
+                return  # answered before the caller ran out of patience
+            try:
+                await self.connection.gateway.AbandonConversation(
+                    gateway_pb2.AbandonConversationRequest(
+                        conversation_id=state.conversation_id, reason="caller hung up")
+                )
+                self.rpcs += 1
+                state.abandoned_at = self.now
+            except grpc.aio.AioRpcError as exc:
+                self.errors.append(f"abandon {state.call.key}: {exc.code().name} {exc.details()}")
+        return abandon
+
+    # --- results ---------------------------------------------------------------------
+
+    def _results(self) -> list[CallResult]:
+        results = []
+        for state in self.calls.values():
+            queue_id = queue_of_type(state.call.call_type)
+            if state.answered_at is not None:
+                results.append(CallResult(state.call.key, queue_id, "served",
+                                          state.answered_at - state.submitted_at, state.agent_id,
+                                          self.service_times.of(state.call)))
+            elif state.abandoned_at is not None:
+                results.append(CallResult(state.call.key, queue_id, "abandoned",
+                                          state.abandoned_at - state.submitted_at, ""))
+            else:
+                results.append(CallResult(state.call.key, queue_id, "unserved", None, ""))
+        return results
