@@ -21,6 +21,15 @@ from switchboard.actors.domain.model import WorkStream
 
 VARIABLES = frozenset({"context", "customer", "priority", "work_stream"})
 
+# CEL's standard functions and macros; operators (`_==_`, `@in`, ...) are always allowed.
+# Anything else would only fail when a conversation arrives, so it is refused at load.
+FUNCTIONS = frozenset({
+    "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double",
+    "string", "bool", "bytes", "has", "exists", "exists_one", "all", "map", "filter",
+    "timestamp", "duration", "type", "dyn",
+})
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _POSITION = re.compile(r"<input>:(\d+):(\d+): (.*)")
 
 
@@ -71,6 +80,13 @@ def compile_condition(source: str) -> Condition:
         if match:
             raise ConditionError(match.group(3), int(match.group(1)), int(match.group(2))) from None
         raise ConditionError(str(exc)) from None
+    unknown_functions = {
+        name for name in program.functions()
+        if name not in FUNCTIONS and _IDENTIFIER.fullmatch(name)  # operators are not names
+    }
+    if unknown_functions:
+        names = ", ".join(sorted(unknown_functions))
+        raise ConditionError(f"unknown function {names}")
     unknown = set(program.variables()) - VARIABLES
     if unknown:
         names = ", ".join(sorted(unknown))

@@ -37,6 +37,33 @@ class _Mailbox:
         return not self._messages
 
 
+class LoopActorRef(pykka.ActorRef[Any]):
+    """Pykka's ref, with a `stop()` whose future can be awaited on the loop.
+
+    Pykka builds the non-blocking stop future from a blocking "get hook", which nothing on
+    the event loop may call; here the result is chained with a callback instead.
+    """
+
+    def stop(self, block: bool = True, timeout: float | None = None) -> Any:  # noqa: FBT001, FBT002
+        result: LoopFuture[bool] = LoopFuture()
+        try:
+            asked = self.ask(pykka_messages._ActorStop(), block=False)  # noqa: SLF001
+        except pykka.ActorDeadError:
+            result.set(False)
+        else:
+
+            def convert(future: LoopFuture[Any]) -> None:
+                try:
+                    future.result()
+                except pykka.ActorDeadError:
+                    result.set(False)
+                else:
+                    result.set(True)
+
+            asked.add_done_callback(convert)  # type: ignore[attr-defined]
+        return result.get(timeout=timeout) if block else result
+
+
 class LoopActor(pykka.Actor):
     """Base class of every Switchboard actor.
 
@@ -58,6 +85,7 @@ class LoopActor(pykka.Actor):
         self._scheduled = False
         self._dispatcher = get_dispatcher()
         super().__init__(*args, **kwargs)
+        self._actor_ref = LoopActorRef(self)
 
     def _create_actor_inbox(self) -> _Mailbox:  # type: ignore[override]
         return _Mailbox(self)

@@ -46,6 +46,11 @@ class LoopFuture(pykka.Future[T]):
         self._exc_info = exc_info if exc_info is not None else sys.exc_info()
         self._run_callbacks()
 
+    def set_get_hook(self, func: Any) -> None:
+        # A get hook can only be run by blocking; on the loop that would deadlock.
+        msg = "LoopFuture does not take get hooks (map/filter/join/reduce): chain with add_done_callback"
+        raise NotImplementedError(msg)
+
     def add_done_callback(self, callback: Callable[[LoopFuture[T]], None]) -> None:
         """Call `callback(self)` once the value is set (at once if it already is)."""
         if self.done():
