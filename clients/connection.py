@@ -33,6 +33,8 @@ class Connection:
         self.desktop = desktop_pb2_grpc.DesktopServiceStub(self.channel)
         self.supervisor = supervisor_pb2_grpc.SupervisorServiceStub(self.channel)
         self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
+        # Set whenever a desktop of this connection has handled a message (see `settle`).
+        self.delivered = asyncio.Event()
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         await asyncio.wait_for(self.channel.channel_ready(), timeout)
@@ -93,6 +95,7 @@ class Desktop:
                         await result
                 # Counted once handled, so `settle` also waits for the answers it caused.
                 self.received += 1
+                self.connection.delivered.set()
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.CANCELLED:
                 self.ended = exc
@@ -147,12 +150,13 @@ async def settle(connection: Connection, desktops: list[Desktop], *, to: Any = N
     if to is not None:
         request.to.CopyFrom(to)
     response = await connection.admin.AdvanceClock(request)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while sum(d.received for d in desktops) < response.desktop_messages_sent:
-        if loop.time() > deadline:
-            got = sum(d.received for d in desktops)
-            msg = f"desktops got {got} of {response.desktop_messages_sent} messages"
-            raise TimeoutError(msg)
-        await asyncio.sleep(0.001)
+    try:
+        async with asyncio.timeout(timeout):
+            while sum(d.received for d in desktops) < response.desktop_messages_sent:
+                connection.delivered.clear()
+                await connection.delivered.wait()
+    except TimeoutError:
+        got = sum(d.received for d in desktops)
+        msg = f"desktops got {got} of {response.desktop_messages_sent} messages"
+        raise TimeoutError(msg) from None
     return response

@@ -112,6 +112,7 @@ class Replay:
         self.service_times = ServiceTimes(day)
         self.checker = InvariantChecker({s.agent_id: AGENT_CAPACITY for s in day.shifts})
         self.rpcs = 0
+        self.reactions = 0  # answers desktops sent on their own (accepting offers)
         self.events_run = 0
         self.errors: list[str] = []
 
@@ -165,13 +166,12 @@ class Replay:
     async def _quiesce(self) -> None:
         """Settle until the desktops' answers cause nothing further; then let signed-off
         agents hang up."""
-        last = -1
         while True:
+            reactions = self.reactions
             self.rpcs += 1
-            response = await settle(self.connection, list(self.desktops.values()))
-            if response.desktop_messages_sent == last:
-                break
-            last = response.desktop_messages_sent
+            await settle(self.connection, list(self.desktops.values()))
+            if self.reactions == reactions:
+                break  # no desktop answered anything since the engine last settled
         for agent_id in sorted(self.signing_off):
             await self.desktops[agent_id].disconnect()
         self.signing_off.clear()
@@ -213,6 +213,7 @@ class Replay:
         if kind == "offer":
             cid = message.offer.conversation.id
             self.checker.offered(agent_id, cid)
+            self.reactions += 1
             try:
                 await desktop.accept(cid)
                 self.rpcs += 1
