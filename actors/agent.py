@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import structlog
-
 from switchboard.actors import messages as m
 from switchboard.actors.desktop_link import (
     AgentUpdateEvent,
@@ -90,7 +89,7 @@ class AgentActor(LoopActor):
 
     # --- messages --------------------------------------------------------------------
 
-    def on_receive(self, message: object) -> object:  # noqa: C901, PLR0911 - a dispatch table
+    def on_receive(self, message: object) -> object:
         match message:
             case m.Proposal(queue_id, queue_priority, ticket, round_id):
                 self._on_proposal(queue_id, queue_priority, ticket, round_id)
@@ -103,7 +102,9 @@ class AgentActor(LoopActor):
             case m.AcceptOffer(conversation_id):
                 return self._accept(conversation_id)
             case m.RejectOffer(conversation_id):
-                self._decline(self._offered(conversation_id), "rejected", self.settings.after_reject)
+                self._decline(
+                    self._offered(conversation_id), "rejected", self.settings.after_reject
+                )
             case m.OfferExpired(conversation_id, token):
                 held = self.work.get(conversation_id)
                 if held is not None and held.state == "offered" and held.token == token:
@@ -197,8 +198,7 @@ class AgentActor(LoopActor):
         expires_at = now + ticket.offer_timeout_s
         held.token = self._next_token()
         token = held.token
-        held.timer = tell_later(self.clock, expires_at, self.actor_ref, m.OfferExpired(cid, token)
-        )
+        held.timer = tell_later(self.clock, expires_at, self.actor_ref, m.OfferExpired(cid, token))
         self._push(OfferEvent(ticket.work, expires_at))
         log.info("agent.offered", expires_in_s=ticket.offer_timeout_s)
         if conversation is not None:
@@ -213,8 +213,11 @@ class AgentActor(LoopActor):
         if held is None or held.state != "offered":
             raise FailedPrecondition(
                 f"conversation {conversation_id} is not offered to agent {self.spec.id}"
-                + (f" (it is {held.state} with this agent)" if held else
-                   " (the offer may have been withdrawn, timed out or never made)")
+                + (
+                    f" (it is {held.state} with this agent)"
+                    if held
+                    else " (the offer may have been withdrawn, timed out or never made)"
+                )
             )
         return held
 
@@ -242,7 +245,9 @@ class AgentActor(LoopActor):
         self._push(AssignmentEvent(held.ticket.work))
         return conversation_id
 
-    def _decline(self, held: Held, reason: str, after: PresenceAfter, *, counts: bool = True) -> None:
+    def _decline(
+        self, held: Held, reason: str, after: PresenceAfter, *, counts: bool = True
+    ) -> None:
         cid = held.ticket.conversation_id
         self._cancel_timer(held)
         del self.work[cid]
@@ -274,7 +279,11 @@ class AgentActor(LoopActor):
             else:
                 held.token = self._next_token()
                 token = held.token
-                held.timer = tell_later(self.clock, self.clock.now() + wrap_up.seconds, self.actor_ref, m.WrapUpBlockExpired(cid, token),
+                held.timer = tell_later(
+                    self.clock,
+                    self.clock.now() + wrap_up.seconds,
+                    self.actor_ref,
+                    m.WrapUpBlockExpired(cid, token),
                 )
         self._changed(gained_room=not held.holds_capacity)
         return ConversationState.WRAP_UP
@@ -409,7 +418,9 @@ class AgentActor(LoopActor):
 
     # --- administration --------------------------------------------------------------
 
-    def _change_membership(self, queue_ids: tuple, capacity: int, skills: object, name: str) -> None:
+    def _change_membership(
+        self, queue_ids: tuple, capacity: int, skills: object, name: str
+    ) -> None:
         old = set(self.spec.queue_ids)
         self.spec = AgentSpec(
             id=self.spec.id,

@@ -16,7 +16,6 @@ from typing import Any, Protocol
 
 import pykka
 import structlog
-
 from switchboard.actors import messages as m
 from switchboard.actors.agent import AgentActor, AgentSnapshot
 from switchboard.actors.conversation import ConversationActor, ConversationSnapshot, TimelineEntry
@@ -108,7 +107,9 @@ class Centre:
         _check_id("agent_id", agent_id)
         unknown = [q for q in queue_ids if q not in self.queues]
         if unknown:
-            raise NotFound(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(self.queues)}")
+            raise NotFound(
+                f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(self.queues)}"
+            )
         if capacity < 0:
             raise InvalidArgument(f"capacity must be at least 1, got {capacity}")
         capacity = capacity or self.settings.default_agent_capacity

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
-
 from switchboard.actors import messages as m
 from switchboard.actors.domain.lifecycle import Event, IllegalTransition, transition
 from switchboard.actors.domain.model import ConversationState, Ticket, WorkStream
@@ -62,7 +61,7 @@ class ConversationActor(LoopActor):
     def cid(self) -> str:
         return self.ticket.conversation_id
 
-    def on_receive(self, message: object) -> object:  # noqa: C901 - a dispatch table
+    def on_receive(self, message: object) -> object:
         match message:
             case m.Start(trace, rule):
                 self._start(trace, rule)
@@ -95,8 +94,11 @@ class ConversationActor(LoopActor):
         work = self.ticket.work
         self._record("submitted", f"submitted to work stream {work.stream_id}")
         why = f"rule {rule!r}" if rule else "fallback (no rule applied)"
-        self._record("routed", f"routed to queue {work.queue_id} by {why}: " + "; ".join(trace),
-                     queue_id=work.queue_id)
+        self._record(
+            "routed",
+            f"routed to queue {work.queue_id} by {why}: " + "; ".join(trace),
+            queue_id=work.queue_id,
+        )
         self._arm_timer()
         self.directory.queues[work.queue_id].tell(m.Enqueue(self.ticket))
         self.log.info("conversation.queued", work_stream_id=work.stream_id)
@@ -119,15 +121,16 @@ class ConversationActor(LoopActor):
         self.offer_pending = False
         self._move(Event.ACCEPT, "accepted", f"{how} by {agent_id}", agent_id=agent_id)
 
-    def _declined(self, agent_id: str, reason: str, counts: bool) -> None:  # noqa: FBT001
+    def _declined(self, agent_id: str, reason: str, counts: bool) -> None:
         if self.state is not S.OPEN:
             return
         if counts:
             self.ticket.declines[agent_id] = self.ticket.declines.get(agent_id, 0) + 1
         self.agent_id = ""
         self.offer_pending = False
-        self._record("declined", f"{reason} by {agent_id}; back to its place in the queue",
-                     agent_id=agent_id)
+        self._record(
+            "declined", f"{reason} by {agent_id}; back to its place in the queue", agent_id=agent_id
+        )
         self.directory.queues[self.ticket.work.queue_id].tell(m.Enqueue(self.ticket))
 
     def _abandon(self, reason: str) -> ConversationState:
@@ -145,8 +148,11 @@ class ConversationActor(LoopActor):
         if self.state is not S.ACTIVE:
             raise FailedPrecondition(
                 f"conversation {self.cid} is {self.state.value}: only active work can be ended"
-                + (" (use AbandonConversation for work not yet answered)"
-                   if self.state is S.OPEN else "")
+                + (
+                    " (use AbandonConversation for work not yet answered)"
+                    if self.state is S.OPEN
+                    else ""
+                )
             )
         self.directory.agents[self.agent_id].tell(m.CustomerEnded(self.cid))
         self._move(Event.END, "ended", "ended by customer", agent_id=self.agent_id)
@@ -196,7 +202,8 @@ class ConversationActor(LoopActor):
         seconds = self._timeout_for(self.state)
         if seconds > 0 and self.state is not S.CLOSED:
             token = self._token
-            self._timer = tell_later(self.clock, self.clock.now() + seconds, self.actor_ref, m.StateTimeout(token)
+            self._timer = tell_later(
+                self.clock, self.clock.now() + seconds, self.actor_ref, m.StateTimeout(token)
             )
 
     def _record(self, kind: str, detail: str, queue_id: str = "", agent_id: str = "") -> None:

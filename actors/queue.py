@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
-
 from switchboard.actors import messages as m
 from switchboard.actors.domain.model import Presence, QueueSpec
 from switchboard.actors.queue_book import QueueBook

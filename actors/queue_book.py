@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sortedcontainers import SortedDict, SortedList
-
 from switchboard.actors.domain.eligibility import why_not_eligible
 from switchboard.actors.domain.model import AgentView, AssignmentMethod, Presence, Ticket
 from switchboard.actors.domain.ordering import agent_key, backlog_key

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-
 from switchboard.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -142,8 +141,9 @@ class Desktop:
         )
 
 
-async def settle(connection: Connection, desktops: list[Desktop], *, to: Any = None,
-                 timeout: float = 30.0) -> admin_pb2.AdvanceClockResponse:
+async def settle(
+    connection: Connection, desktops: list[Desktop], *, to: Any = None, timeout: float = 30.0
+) -> admin_pb2.AdvanceClockResponse:
     """Advance a manual clock (or just settle) and wait until every message the server pushed
     has reached `desktops`. Only exact when `desktops` are all the server's desktops."""
     request = admin_pb2.AdvanceClockRequest()

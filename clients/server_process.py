@@ -13,18 +13,37 @@ from pathlib import Path
 
 
 class ServerProcess:
-    def __init__(self, config: str, *, db: str | None = None, manual_clock: bool = True,
-                 log_file: str | None = None, log_level: str = "warning",
-                 extra_args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        config: str,
+        *,
+        db: str | None = None,
+        manual_clock: bool = True,
+        log_file: str | None = None,
+        log_level: str = "warning",
+        extra_args: list[str] | None = None,
+    ) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="switchboard-"))
         self.port_file = self.workdir / "address"
         self.db = db or str(self.workdir / "switchboard.db")
         self.log_path = Path(log_file) if log_file else self.workdir / "server.log"
         self.args = [
-            sys.executable, "-m", "switchboard.server.cli", "serve",
-            "--config", config, "--listen", "127.0.0.1:0", "--db", self.db,
-            "--clock", "manual" if manual_clock else "system",
-            "--port-file", str(self.port_file), "--log-level", log_level,
+            sys.executable,
+            "-m",
+            "switchboard.server.cli",
+            "serve",
+            "--config",
+            config,
+            "--listen",
+            "127.0.0.1:0",
+            "--db",
+            self.db,
+            "--clock",
+            "manual" if manual_clock else "system",
+            "--port-file",
+            str(self.port_file),
+            "--log-level",
+            log_level,
             *(extra_args or []),
         ]
         self.process: subprocess.Popen | None = None
@@ -33,7 +52,7 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> str:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("w")
-        self.process = subprocess.Popen(  # noqa: S603 - our own command line
+        self.process = subprocess.Popen(
             self.args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}
         )
         deadline = time.monotonic() + timeout

@@ -48,10 +48,14 @@ def main() -> int:
             stale = [
                 f.name
                 for f in fresh
-                if not (PACKAGE / f.name).exists() or not filecmp.cmp(f, PACKAGE / f.name, shallow=False)
+                if not (PACKAGE / f.name).exists()
+                or not filecmp.cmp(f, PACKAGE / f.name, shallow=False)
             ]
-            extra = [p.name for p in PACKAGE.iterdir() if p.name.endswith(SUFFIXES)
-                     and not (out / "switchboard" / "v1" / p.name).exists()]
+            extra = [
+                p.name
+                for p in PACKAGE.iterdir()
+                if p.name.endswith(SUFFIXES) and not (out / "switchboard" / "v1" / p.name).exists()
+            ]
             if stale or extra:
                 print(f"generated code is stale: {', '.join(stale + extra)}; run `make protos`")
                 return 1

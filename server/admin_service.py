@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import grpc
+import asyncio
 
+import grpc
 from switchboard.actors.centre import Centre
 from switchboard.actors.errors import FailedPrecondition
 from switchboard.actors.runtime import Dispatcher
@@ -16,9 +17,13 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
     def __init__(self, centre: Centre, dispatcher: Dispatcher) -> None:
         self.centre = centre
         self.dispatcher = dispatcher
+        # Two callers moving the clock at once would interleave their timers.
+        self._clock_lock = asyncio.Lock()
 
     @unary
-    async def UpsertAgent(self, request: admin_pb2.UpsertAgentRequest, context: grpc.aio.ServicerContext) -> admin_pb2.UpsertAgentResponse:  # noqa: N802, E501
+    async def UpsertAgent(
+        self, request: admin_pb2.UpsertAgentRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.UpsertAgentResponse:
         created = self.centre.upsert_agent(
             validation.require_id("agent_id", request.agent_id),
             request.name[:200],
@@ -29,7 +34,15 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         return admin_pb2.UpsertAgentResponse(created=created)
 
     @unary
-    async def AdvanceClock(self, request: admin_pb2.AdvanceClockRequest, context: grpc.aio.ServicerContext) -> admin_pb2.AdvanceClockResponse:  # noqa: N802, E501
+    async def AdvanceClock(
+        self, request: admin_pb2.AdvanceClockRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.AdvanceClockResponse:
+        async with self._clock_lock:
+            return await self._advance(request)
+
+    async def _advance(
+        self, request: admin_pb2.AdvanceClockRequest
+    ) -> admin_pb2.AdvanceClockResponse:
         clock = self.centre.clock
         fired = 0
         if not getattr(clock, "manual", False):
@@ -48,7 +61,9 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         )
 
     @unary
-    async def GetClock(self, request: admin_pb2.GetClockRequest, context: grpc.aio.ServicerContext) -> admin_pb2.GetClockResponse:  # noqa: N802, E501
+    async def GetClock(
+        self, request: admin_pb2.GetClockRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.GetClockResponse:
         clock = self.centre.clock
         return admin_pb2.GetClockResponse(
             now=translate.timestamp(clock.now()), manual=getattr(clock, "manual", False)

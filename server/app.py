@@ -14,7 +14,6 @@ import grpc
 import structlog
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-
 from switchboard.actors.centre import Centre
 from switchboard.actors.clock import ManualClock, SystemClock
 from switchboard.actors.runtime import Dispatcher, install_dispatcher
@@ -66,8 +65,9 @@ class Running:
         log.info("server.stopped")
 
 
-async def start(config: Config, *, listen: str, db: str, manual_clock: bool = False,
-                clock_start: float = 0.0) -> Running:
+async def start(
+    config: Config, *, listen: str, db: str, manual_clock: bool = False, clock_start: float = 0.0
+) -> Running:
     dispatcher = install_dispatcher()
     clock = ManualClock(clock_start) if manual_clock else SystemClock()
     storage = Storage(db)
@@ -98,7 +98,9 @@ async def start(config: Config, *, listen: str, db: str, manual_clock: bool = Fa
             (admin_pb2.DESCRIPTOR, "AdminService"),
         ]
     ]
-    reflection.enable_server_reflection([*services, reflection.SERVICE_NAME, "grpc.health.v1.Health"], server)
+    reflection.enable_server_reflection(
+        [*services, reflection.SERVICE_NAME, "grpc.health.v1.Health"], server
+    )
     port = server.add_insecure_port(listen)
     if port == 0:
         await storage.close()
@@ -107,14 +109,22 @@ async def start(config: Config, *, listen: str, db: str, manual_clock: bool = Fa
     await server.start()
     for name in ["", *services]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    log.info("server.started", listen=listen, port=port, db=db,
-             clock="manual" if manual_clock else "system", queues=len(centre.queues),
-             agents=len(centre.agents), work_streams=len(centre.streams))
+    log.info(
+        "server.started",
+        listen=listen,
+        port=port,
+        db=db,
+        clock="manual" if manual_clock else "system",
+        queues=len(centre.queues),
+        agents=len(centre.agents),
+        work_streams=len(centre.streams),
+    )
     return Running(server, port, centre, storage, dispatcher, desktops)
 
 
-async def serve(config: Config, *, listen: str, db: str, manual_clock: bool,
-                port_file: str | None = None) -> None:
+async def serve(
+    config: Config, *, listen: str, db: str, manual_clock: bool, port_file: str | None = None
+) -> None:
     running = await start(config, listen=listen, db=db, manual_clock=manual_clock)
     # Everything built at start-up lives as long as the server: keep it out of GC passes
     # (measured in DESIGN.md to roughly halve tail latency with 100k live objects).
@@ -122,9 +132,9 @@ async def serve(config: Config, *, listen: str, db: str, manual_clock: bool,
     gc.freeze()
     host = listen.rsplit(":", 1)[0]
     address = f"{host}:{running.port}"
-    print(f"switchboard listening on {address}", flush=True)  # noqa: T201 - for people and scripts
+    print(f"switchboard listening on {address}", flush=True)
     if port_file:
-        with open(port_file, "w", encoding="utf-8") as f:  # noqa: PTH123
+        with open(port_file, "w", encoding="utf-8") as f:
             f.write(address)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -17,16 +17,23 @@ def main(argv: list[str] | None = None) -> int:
 
     serve = commands.add_parser("serve", help="run the gRPC server")
     serve.add_argument("--config", required=True, help="YAML configuration file")
-    serve.add_argument("--listen", default="127.0.0.1:50051",
-                       help="HOST:PORT to listen on (port 0: any free port) [%(default)s]")
+    serve.add_argument(
+        "--listen",
+        default="127.0.0.1:50051",
+        help="HOST:PORT to listen on (port 0: any free port) [%(default)s]",
+    )
     serve.add_argument("--db", default="switchboard.db", help="SQLite journal file [%(default)s]")
-    serve.add_argument("--clock", choices=["system", "manual"], default="system",
-                       help="manual: time moves only through AdminService.AdvanceClock "
-                            "(replays, simulations, tests) [%(default)s]")
+    serve.add_argument(
+        "--clock",
+        choices=["system", "manual"],
+        default="system",
+        help="manual: time moves only through AdminService.AdvanceClock "
+        "(replays, simulations, tests) [%(default)s]",
+    )
     serve.add_argument("--port-file", help="write HOST:PORT here once listening")
     _logging_options(serve)
 
-    from switchboard.clients.replay.command import add_replay_command  # noqa: PLC0415
+    from switchboard.clients.replay.command import add_replay_command
 
     add_replay_command(commands)
 
@@ -36,26 +43,34 @@ def main(argv: list[str] | None = None) -> int:
         try:
             config = load_config(args.config)
         except ConfigError as exc:
-            print(f"switchboard: bad configuration: {exc}", file=sys.stderr)  # noqa: T201
+            print(f"switchboard: bad configuration: {exc}", file=sys.stderr)
             return 2
-        from switchboard.server.app import serve as run_server  # noqa: PLC0415
+        from switchboard.server.app import serve as run_server
 
         try:
-            asyncio.run(run_server(config, listen=args.listen, db=args.db,
-                                   manual_clock=args.clock == "manual", port_file=args.port_file))
+            asyncio.run(
+                run_server(
+                    config,
+                    listen=args.listen,
+                    db=args.db,
+                    manual_clock=args.clock == "manual",
+                    port_file=args.port_file,
+                )
+            )
         except StorageError as exc:
-            print(f"switchboard: {exc}", file=sys.stderr)  # noqa: T201
+            print(f"switchboard: {exc}", file=sys.stderr)
             return 2
         except OSError as exc:
-            print(f"switchboard: {exc}", file=sys.stderr)  # noqa: T201
+            print(f"switchboard: {exc}", file=sys.stderr)
             return 2
         return 0
     return args.run(args)
 
 
 def _logging_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
-                        default="info")
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], default="info"
+    )
     parser.add_argument("--log-format", choices=["console", "json"], default="console")
 
 

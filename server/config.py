@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
 from switchboard.actors.domain.model import (
     DEFAULT_AUTO_CLOSE,
     QUEUE_TYPE_OF_CHANNEL,
@@ -78,7 +77,9 @@ def parse_config(text: str, source: str = "<config>") -> Config:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
-        raise ConfigError(source, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}") from None
+        raise ConfigError(
+            source, line, "", f"not valid YAML: {getattr(exc, 'problem', exc)}"
+        ) from None
     if node is None:
         raise ConfigError(source, None, "", "the file is empty")
     lines: dict[str, int] = {}
@@ -158,7 +159,13 @@ class _Reader:
         return value
 
     def number(
-        self, data: dict, name: str, key: str, default: float, *, minimum: float = 0,
+        self,
+        data: dict,
+        name: str,
+        key: str,
+        default: float,
+        *,
+        minimum: float = 0,
         integer: bool = False,
     ) -> Any:
         value = data.get(name, default)
@@ -171,7 +178,7 @@ class _Reader:
             raise self.fail(where, f"must be at least {minimum:g}, got {value!r}")
         return int(value) if integer else float(value)
 
-    def flag(self, data: dict, name: str, key: str, default: bool) -> bool:  # noqa: FBT001
+    def flag(self, data: dict, name: str, key: str, default: bool) -> bool:
         value = data.get(name, default)
         if not isinstance(value, bool):
             raise self.fail(_join(key, name), f"must be true or false, got {value!r}")
@@ -190,7 +197,9 @@ class _Reader:
         for i, item in enumerate(items):
             item_id = item.get("id") if isinstance(item, dict) else None
             if item_id in seen:
-                raise self.fail(f"{key}[{i}].id", f"{item_id!r} is already used by {key}[{seen[item_id]}]")
+                raise self.fail(
+                    f"{key}[{i}].id", f"{item_id!r} is already used by {key}[{seen[item_id]}]"
+                )
             if isinstance(item_id, str):
                 seen[item_id] = i
 
@@ -208,7 +217,8 @@ class _Reader:
         stream_items = self.listing(top.get("work_streams"), "work_streams")
         if not stream_items:
             raise self.fail(
-                "work_streams" if "work_streams" in top else "", "at least one work stream is required"
+                "work_streams" if "work_streams" in top else "",
+                "at least one work stream is required",
             )
         self.unique_ids(stream_items, "work_streams")
         streams = {}
@@ -225,13 +235,15 @@ class _Reader:
             for j, member in enumerate(queue.members):
                 if member not in agent_ids:
                     raise self.fail(
-                        f"queues[{i}].members[{j}]", f"unknown agent {member!r}: list it under agents"
+                        f"queues[{i}].members[{j}]",
+                        f"unknown agent {member!r}: list it under agents",
                     )
         return Config(self.source, settings, streams, queues, agents)
 
     def settings(self, data: Any, key: str) -> EngineSettings:
         data = self.mapping(
-            data, key,
+            data,
+            key,
             {"decline_limit", "after_missed_offer", "after_reject", "default_agent_capacity"},
         )
         return EngineSettings(
@@ -263,10 +275,22 @@ class _Reader:
 
     def stream(self, data: Any, key: str, queues: dict[str, QueueSpec]) -> WorkStream:
         data = self.mapping(
-            data, key,
-            {"id", "channel", "mode", "cost", "allowed_presences", "offer_timeout_s",
-             "auto_accept", "skill_matching", "wrap_up", "auto_close", "route",
-             "fallback_queue"},
+            data,
+            key,
+            {
+                "id",
+                "channel",
+                "mode",
+                "cost",
+                "allowed_presences",
+                "offer_timeout_s",
+                "auto_accept",
+                "skill_matching",
+                "wrap_up",
+                "auto_close",
+                "route",
+                "fallback_queue",
+            },
         )
         stream_id = self.text(data, "id", key)
         channel = self.choice(data, "channel", key, Channel, data.get("channel"))
@@ -284,7 +308,9 @@ class _Reader:
                 allowed.add(Presence(name))
             except ValueError:
                 options = ", ".join(p.value for p in Presence)
-                raise self.fail(f"{key}.allowed_presences[{j}]", f"{name!r} is not one of {options}") from None
+                raise self.fail(
+                    f"{key}.allowed_presences[{j}]", f"{name!r} is not one of {options}"
+                ) from None
         if not allowed:
             raise self.fail(_join(key, "allowed_presences"), "must allow at least one presence")
         wrap = data.get("wrap_up", "always")
@@ -304,8 +330,9 @@ class _Reader:
             mode=mode,
             cost=self.number(data, "cost", key, 1, minimum=1, integer=True),
             allowed_presences=frozenset(allowed),
-            offer_timeout_s=self.number(data, "offer_timeout_s", key, DEFAULT_OFFER_TIMEOUT_S,
-                                        minimum=1),
+            offer_timeout_s=self.number(
+                data, "offer_timeout_s", key, DEFAULT_OFFER_TIMEOUT_S, minimum=1
+            ),
             auto_accept=self.flag(data, "auto_accept", key, False),
             skill_matching=self.choice(data, "skill_matching", key, SkillMatching, "none"),
             wrap_up=WrapUp.parse(wrap),
@@ -361,12 +388,12 @@ class _Reader:
         skills_data = data.get("skills") or {}
         skills_key = _join(key, "skills")
         if not isinstance(skills_data, dict):
-            raise self.fail(skills_key, f"must map skill names to ratings, got {_kind(skills_data)}")
+            raise self.fail(
+                skills_key, f"must map skill names to ratings, got {_kind(skills_data)}"
+            )
         skills = {}
         for skill in skills_data:
-            skills[skill] = self.number(
-                skills_data, skill, skills_key, 0, minimum=0, integer=True
-            )
+            skills[skill] = self.number(skills_data, skill, skills_key, 0, minimum=0, integer=True)
             if skills[skill] > MAX_RATING:
                 raise self.fail(_join(skills_key, skill), f"ratings go from 0 to {MAX_RATING}")
         queue_ids = self.listing(data.get("queues"), _join(key, "queues"))

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 
 import grpc
 import structlog
-
 from switchboard.actors import messages as m
 from switchboard.actors.centre import Centre
 from switchboard.actors.desktop_link import DesktopLink
@@ -23,7 +22,9 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
         self.links: set[DesktopLink] = set()
 
     @streaming
-    async def Connect(self, request: desktop_pb2.ConnectRequest, context: grpc.aio.ServicerContext) -> AsyncIterator[desktop_pb2.ConnectResponse]:  # noqa: N802, E501
+    async def Connect(
+        self, request: desktop_pb2.ConnectRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[desktop_pb2.ConnectResponse]:
         agent_id = validation.require_id("agent_id", request.agent_id)
         agent = self.centre.agent(agent_id)
         presence = None
@@ -44,7 +45,11 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
             if agent.is_alive():
                 agent.tell(m.Disconnect(link))
         # The engine ended the stream (a newer connection, or shutdown): say so.
-        code = grpc.StatusCode.UNAVAILABLE if link.closed_reason == "server shutting down" else grpc.StatusCode.ABORTED
+        code = (
+            grpc.StatusCode.UNAVAILABLE
+            if link.closed_reason == "server shutting down"
+            else grpc.StatusCode.ABORTED
+        )
         await context.abort(code, f"desktop stream ended: {link.closed_reason}")
 
     def close_all(self, reason: str) -> None:
@@ -52,14 +57,18 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
             link.close(reason)
 
     @unary
-    async def SetPresence(self, request: desktop_pb2.SetPresenceRequest, context: grpc.aio.ServicerContext) -> desktop_pb2.SetPresenceResponse:  # noqa: N802, E501
+    async def SetPresence(
+        self, request: desktop_pb2.SetPresenceRequest, context: grpc.aio.ServicerContext
+    ) -> desktop_pb2.SetPresenceResponse:
         agent = self.centre.agent(validation.require_id("agent_id", request.agent_id))
         presence = translate.presence_from_proto(request.presence)
         shown = await agent.ask(m.SetPresence(presence), block=False)
         return desktop_pb2.SetPresenceResponse(presence=translate.PRESENCE_TO_PROTO[shown])
 
     @unary
-    async def AcceptOffer(self, request: desktop_pb2.AcceptOfferRequest, context: grpc.aio.ServicerContext) -> desktop_pb2.AcceptOfferResponse:  # noqa: N802, E501
+    async def AcceptOffer(
+        self, request: desktop_pb2.AcceptOfferRequest, context: grpc.aio.ServicerContext
+    ) -> desktop_pb2.AcceptOfferResponse:
         agent, cid = self._agent_and_conversation(request)
         await agent.ask(m.AcceptOffer(cid), block=False)
         snapshot = await self.centre.conversation_snapshot(cid)
@@ -69,19 +78,25 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
         return response
 
     @unary
-    async def RejectOffer(self, request: desktop_pb2.RejectOfferRequest, context: grpc.aio.ServicerContext) -> desktop_pb2.RejectOfferResponse:  # noqa: N802, E501
+    async def RejectOffer(
+        self, request: desktop_pb2.RejectOfferRequest, context: grpc.aio.ServicerContext
+    ) -> desktop_pb2.RejectOfferResponse:
         agent, cid = self._agent_and_conversation(request)
         await agent.ask(m.RejectOffer(cid), block=False)
         return desktop_pb2.RejectOfferResponse()
 
     @unary
-    async def EndConversation(self, request: desktop_pb2.DesktopEndConversationRequest, context: grpc.aio.ServicerContext) -> desktop_pb2.DesktopEndConversationResponse:  # noqa: N802, E501
+    async def EndConversation(
+        self, request: desktop_pb2.DesktopEndConversationRequest, context: grpc.aio.ServicerContext
+    ) -> desktop_pb2.DesktopEndConversationResponse:
         agent, cid = self._agent_and_conversation(request)
         state = await agent.ask(m.AgentEnds(cid), block=False)
         return desktop_pb2.DesktopEndConversationResponse(state=translate.STATE_TO_PROTO[state])
 
     @unary
-    async def CloseConversation(self, request: desktop_pb2.CloseConversationRequest, context: grpc.aio.ServicerContext) -> desktop_pb2.CloseConversationResponse:  # noqa: N802, E501
+    async def CloseConversation(
+        self, request: desktop_pb2.CloseConversationRequest, context: grpc.aio.ServicerContext
+    ) -> desktop_pb2.CloseConversationResponse:
         agent, cid = self._agent_and_conversation(request)
         await agent.ask(m.AgentCloses(cid), block=False)
         return desktop_pb2.CloseConversationResponse()

@@ -9,7 +9,6 @@ from typing import Any
 import grpc
 import pykka
 import structlog
-
 from switchboard.actors import errors
 
 STATUS_OF = {

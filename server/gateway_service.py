@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import grpc
-
 from switchboard.actors import messages as m
 from switchboard.actors.centre import Centre
 from switchboard.actors.errors import NotFound
@@ -19,7 +18,9 @@ class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
         self.storage = storage
 
     @unary
-    async def SubmitWork(self, request: gateway_pb2.SubmitWorkRequest, context: grpc.aio.ServicerContext) -> gateway_pb2.SubmitWorkResponse:  # noqa: N802, E501
+    async def SubmitWork(
+        self, request: gateway_pb2.SubmitWorkRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.SubmitWorkResponse:
         stream_id = validation.require_id("work_stream_id", request.work_stream_id)
         conversation_id, queue_id = self.centre.submit(
             stream_id,
@@ -38,25 +39,33 @@ class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
         )
 
     @unary
-    async def GetConversation(self, request: gateway_pb2.GetConversationRequest, context: grpc.aio.ServicerContext) -> gateway_pb2.GetConversationResponse:  # noqa: N802, E501
+    async def GetConversation(
+        self, request: gateway_pb2.GetConversationRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.GetConversationResponse:
         cid = validation.require_id("conversation_id", request.conversation_id)
         snapshot = await self.centre.conversation_snapshot(cid)
         if snapshot is not None:
-            return gateway_pb2.GetConversationResponse(conversation=translate.conversation(snapshot))
+            return gateway_pb2.GetConversationResponse(
+                conversation=translate.conversation(snapshot)
+            )
         stored = await self.storage.find_conversation(cid)
         if stored is None:
             raise NotFound(f"unknown conversation {cid!r}")
         return gateway_pb2.GetConversationResponse(conversation=stored)
 
     @unary
-    async def AbandonConversation(self, request: gateway_pb2.AbandonConversationRequest, context: grpc.aio.ServicerContext) -> gateway_pb2.AbandonConversationResponse:  # noqa: N802, E501
+    async def AbandonConversation(
+        self, request: gateway_pb2.AbandonConversationRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.AbandonConversationResponse:
         cid = validation.require_id("conversation_id", request.conversation_id)
         reason = request.reason[:200]
         state = await self.centre.conversation(cid).ask(m.CustomerAbandons(reason), block=False)
         return gateway_pb2.AbandonConversationResponse(state=translate.STATE_TO_PROTO[state])
 
     @unary
-    async def EndConversation(self, request: gateway_pb2.GatewayEndConversationRequest, context: grpc.aio.ServicerContext) -> gateway_pb2.GatewayEndConversationResponse:  # noqa: N802, E501
+    async def EndConversation(
+        self, request: gateway_pb2.GatewayEndConversationRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.GatewayEndConversationResponse:
         cid = validation.require_id("conversation_id", request.conversation_id)
         state = await self.centre.conversation(cid).ask(m.CustomerEnds(), block=False)
         return gateway_pb2.GatewayEndConversationResponse(state=translate.STATE_TO_PROTO[state])

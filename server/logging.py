@@ -7,8 +7,12 @@ import sys
 
 import structlog
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-          "error": logging.ERROR}
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 
 
 def configure(level: str = "info", fmt: str = "console", stream: object = None) -> None:
@@ -29,5 +33,8 @@ def configure(level: str = "info", fmt: str = "console", stream: object = None) 
         cache_logger_on_first_use=False,
     )
     # Python logging (Pykka, gRPC) at the same level, to the same place.
-    logging.basicConfig(level=LEVELS[level], stream=stream or sys.stderr,
-                        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s")
+    logging.basicConfig(
+        level=LEVELS[level],
+        stream=stream or sys.stderr,
+        format="%(asctime)s [%(levelname)s] %(name)s: %(message)s",
+    )

@@ -18,7 +18,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import structlog
-
 from switchboard.actors.conversation import ConversationSnapshot, TimelineEntry
 from switchboard.server import translate
 from switchboard.v1 import common_pb2
@@ -114,12 +113,23 @@ class Storage:
 
     def closed(self, snapshot: ConversationSnapshot) -> None:
         work = snapshot.ticket.work
-        self._conversations.append((
-            work.conversation_id, work.stream_id, work.channel.value, work.customer_id,
-            json.dumps(dict(work.customer_attributes)), json.dumps(dict(work.context)),
-            work.priority, json.dumps(dict(work.required_skills)), work.queue_id,
-            snapshot.state.value, snapshot.agent_id, snapshot.close_reason, work.created_at,
-        ))
+        self._conversations.append(
+            (
+                work.conversation_id,
+                work.stream_id,
+                work.channel.value,
+                work.customer_id,
+                json.dumps(dict(work.customer_attributes)),
+                json.dumps(dict(work.context)),
+                work.priority,
+                json.dumps(dict(work.required_skills)),
+                work.queue_id,
+                snapshot.state.value,
+                snapshot.agent_id,
+                snapshot.close_reason,
+                work.created_at,
+            )
+        )
         self._schedule_flush()
 
     def _schedule_flush(self) -> None:
@@ -173,23 +183,47 @@ class Storage:
         row = db.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
         if row is None:
             return None
-        (cid, stream, channel, customer, attributes, context, priority, skills, queue, state,
-         agent, reason, created) = row
+        (
+            cid,
+            stream,
+            channel,
+            customer,
+            attributes,
+            context,
+            priority,
+            skills,
+            queue,
+            state,
+            agent,
+            reason,
+            created,
+        ) = row
         message = common_pb2.Conversation(
-            id=cid, work_stream_id=stream,
+            id=cid,
+            work_stream_id=stream,
             channel=common_pb2.Channel.Value(f"CHANNEL_{channel.upper()}"),
             customer=common_pb2.Customer(id=customer, attributes=json.loads(attributes)),
-            context=json.loads(context), priority=priority, required_skills=json.loads(skills),
-            queue_id=queue, state=common_pb2.ConversationState.Value(
-                f"CONVERSATION_STATE_{state.upper()}"),
-            agent_id=agent, close_reason=reason, created_at=translate.timestamp(created),
+            context=json.loads(context),
+            priority=priority,
+            required_skills=json.loads(skills),
+            queue_id=queue,
+            state=common_pb2.ConversationState.Value(f"CONVERSATION_STATE_{state.upper()}"),
+            agent_id=agent,
+            close_reason=reason,
+            created_at=translate.timestamp(created),
         )
         for at, kind, detail, queue_id, agent_id in db.execute(
             "SELECT at, kind, detail, queue_id, agent_id FROM timeline "
-            "WHERE conversation_id = ? ORDER BY rowid", (conversation_id,)
+            "WHERE conversation_id = ? ORDER BY rowid",
+            (conversation_id,),
         ):
-            message.timeline.add(at=translate.timestamp(at), kind=kind, detail=detail,
-                                 queue_id=queue_id, agent_id=agent_id)
+            message.timeline.add(
+                at=translate.timestamp(at),
+                kind=kind,
+                detail=detail,
+                queue_id=queue_id,
+                agent_id=agent_id,
+            )
         return message
 
     async def close(self) -> None:

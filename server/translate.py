@@ -7,7 +7,6 @@ from collections.abc import Mapping
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
-
 from switchboard.actors.agent import AgentSnapshot
 from switchboard.actors.conversation import ConversationSnapshot
 from switchboard.actors.desktop_link import (
@@ -41,7 +40,9 @@ STATE_TO_PROTO = {
     ConversationState.CLOSED: common_pb2.CONVERSATION_STATE_CLOSED,
 }
 
-CHANNEL_TO_PROTO = {channel: common_pb2.Channel.Value(f"CHANNEL_{channel.name}") for channel in Channel}
+CHANNEL_TO_PROTO = {
+    channel: common_pb2.Channel.Value(f"CHANNEL_{channel.name}") for channel in Channel
+}
 
 
 def timestamp(seconds: float) -> Timestamp:
@@ -74,7 +75,9 @@ def conversation_of_work(work: Work, state: ConversationState) -> common_pb2.Con
         id=work.conversation_id,
         work_stream_id=work.stream_id,
         channel=CHANNEL_TO_PROTO[work.channel],
-        customer=common_pb2.Customer(id=work.customer_id, attributes=dict(work.customer_attributes)),
+        customer=common_pb2.Customer(
+            id=work.customer_id, attributes=dict(work.customer_attributes)
+        ),
         context=dict(work.context),
         priority=work.priority,
         required_skills=dict(work.required_skills),

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from switchboard.clients.connection import Connection
 from switchboard.server import logging as sb_logging
 from switchboard.server.app import Running, start
@@ -26,8 +25,14 @@ class ServerHarness:
         self.running: Running | None = None
         self.connections: list[Connection] = []
 
-    async def start(self, yaml_text: str, *, manual_clock: bool = True, clock_start: float = 0.0,
-                    db: str | None = None) -> Connection:
+    async def start(
+        self,
+        yaml_text: str,
+        *,
+        manual_clock: bool = True,
+        clock_start: float = 0.0,
+        db: str | None = None,
+    ) -> Connection:
         config = parse_config(yaml_text, "test.yaml")
         self.running = await start(
             config,

@@ -35,7 +35,7 @@ TRANSITIONS: dict[tuple[S, Event], S] = {
 }
 
 
-class IllegalTransition(Exception):  # noqa: N818 - reads as the domain says it
+class IllegalTransition(Exception):
     def __init__(self, state: S, event: Event) -> None:
         super().__init__(f"cannot {event.value} a conversation that is {state.value}")
         self.state = state

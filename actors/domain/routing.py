@@ -16,18 +16,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import cel
-
 from switchboard.actors.domain.model import WorkStream
 
 VARIABLES = frozenset({"context", "customer", "priority", "work_stream"})
 
 # CEL's standard functions and macros; operators (`_==_`, `@in`, ...) are always allowed.
 # Anything else would only fail when a conversation arrives, so it is refused at load.
-FUNCTIONS = frozenset({
-    "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double",
-    "string", "bool", "bytes", "has", "exists", "exists_one", "all", "map", "filter",
-    "timestamp", "duration", "type", "dyn",
-})
+FUNCTIONS = frozenset(
+    {
+        "size",
+        "contains",
+        "startsWith",
+        "endsWith",
+        "matches",
+        "int",
+        "uint",
+        "double",
+        "string",
+        "bool",
+        "bytes",
+        "has",
+        "exists",
+        "exists_one",
+        "all",
+        "map",
+        "filter",
+        "timestamp",
+        "duration",
+        "type",
+        "dyn",
+    }
+)
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _POSITION = re.compile(r"<input>:(\d+):(\d+): (.*)")
@@ -53,14 +72,14 @@ class Condition:
         """True or False; raises `ConditionFailed` when it cannot be decided."""
         try:
             result = self.program.execute(variables)  # type: ignore[attr-defined]
-        except Exception as exc:  # noqa: BLE001 - CEL raises KeyError, TypeError, ValueError...
+        except Exception as exc:
             raise ConditionFailed(_describe_failure(exc)) from exc
         if not isinstance(result, bool):
             raise ConditionFailed(f"gave {type(result).__name__} {result!r}, not true or false")
         return result
 
 
-class ConditionFailed(Exception):  # noqa: N818
+class ConditionFailed(Exception):
     pass
 
 
@@ -81,7 +100,8 @@ def compile_condition(source: str) -> Condition:
             raise ConditionError(match.group(3), int(match.group(1)), int(match.group(2))) from None
         raise ConditionError(str(exc)) from None
     unknown_functions = {
-        name for name in program.functions()
+        name
+        for name in program.functions()
         if name not in FUNCTIONS and _IDENTIFIER.fullmatch(name)  # operators are not names
     }
     if unknown_functions:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pykka
 from pykka import messages as pykka_messages
-
 from switchboard.actors.runtime.dispatcher import get_dispatcher
 from switchboard.actors.runtime.future import LoopFuture
 
@@ -27,8 +26,8 @@ class _Mailbox:
 
     def put(self, envelope: Any, /) -> None:
         self._messages.append(envelope)
-        if not self._actor._scheduled:  # noqa: SLF001
-            self._actor._dispatcher.schedule(self._actor)  # noqa: SLF001
+        if not self._actor._scheduled:
+            self._actor._dispatcher.schedule(self._actor)
 
     def get(self) -> Any:
         return self._messages.popleft()
@@ -44,10 +43,10 @@ class LoopActorRef(pykka.ActorRef[Any]):
     the event loop may call; here the result is chained with a callback instead.
     """
 
-    def stop(self, block: bool = True, timeout: float | None = None) -> Any:  # noqa: FBT001, FBT002
+    def stop(self, block: bool = True, timeout: float | None = None) -> Any:
         result: LoopFuture[bool] = LoopFuture()
         try:
-            asked = self.ask(pykka_messages._ActorStop(), block=False)  # noqa: SLF001
+            asked = self.ask(pykka_messages._ActorStop(), block=False)
         except pykka.ActorDeadError:
             result.set(False)
         else:
@@ -99,7 +98,7 @@ class LoopActor(pykka.Actor):
         self._scheduled = False
         try:
             self.on_start()
-        except Exception:  # noqa: BLE001 - a failing actor must not take the loop down
+        except Exception:
             self._handle_failure(*sys.exc_info())
 
     def _has_mail(self) -> bool:
@@ -116,7 +115,7 @@ class LoopActor(pykka.Actor):
                 continue
             try:
                 response = self._handle_receive(envelope.message)
-            except Exception:  # noqa: BLE001
+            except Exception:
                 if envelope.reply_to is not None:
                     envelope.reply_to.set_exception()
                 else:
@@ -129,7 +128,7 @@ class LoopActor(pykka.Actor):
     def _refuse(self, envelope: Any) -> None:
         if envelope.reply_to is None:
             return
-        if isinstance(envelope.message, pykka_messages._ActorStop):  # noqa: SLF001
+        if isinstance(envelope.message, pykka_messages._ActorStop):
             envelope.reply_to.set(None)
             return
         error = pykka.ActorDeadError(f"{self.actor_ref} stopped before handling the message")
@@ -139,7 +138,7 @@ class LoopActor(pykka.Actor):
         self.actor_stopped.set()
         try:
             self.on_stop()
-        except Exception:  # noqa: BLE001
+        except Exception:
             self._handle_failure(*sys.exc_info())
         while not self.actor_inbox.empty():
             self._refuse(self.actor_inbox.get())

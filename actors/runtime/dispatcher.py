@@ -32,9 +32,9 @@ class Dispatcher:
         if threading.get_ident() != self.thread_id:
             self.loop.call_soon_threadsafe(self.schedule, actor)
             return
-        if actor._scheduled:  # noqa: SLF001 - the flag belongs to the runtime
+        if actor._scheduled:
             return
-        actor._scheduled = True  # noqa: SLF001
+        actor._scheduled = True
         self._ready.append(actor)
         if not self._turn_pending:
             self._turn_pending = True
@@ -46,12 +46,12 @@ class Dispatcher:
         ready = self._ready
         while ready and budget > 0:
             actor = ready.popleft()
-            actor._scheduled = False  # noqa: SLF001
-            handled = actor._handle_some(MESSAGES_PER_ACTOR_TURN)  # noqa: SLF001
+            actor._scheduled = False
+            handled = actor._handle_some(MESSAGES_PER_ACTOR_TURN)
             budget -= handled
             self.messages_handled += handled
-            if actor._has_mail():  # noqa: SLF001
-                actor._scheduled = True  # noqa: SLF001
+            if actor._has_mail():
+                actor._scheduled = True
                 ready.append(actor)
         if ready:
             self._turn_pending = True
@@ -86,7 +86,7 @@ _current: Dispatcher | None = None
 
 def install_dispatcher(loop: asyncio.AbstractEventLoop | None = None) -> Dispatcher:
     """Create the process's dispatcher on `loop` (default: the running loop)."""
-    global _current  # noqa: PLW0603 - one dispatcher per process, like one event loop
+    global _current
     _current = Dispatcher(loop or asyncio.get_running_loop())
     return _current
 

@@ -73,7 +73,7 @@ class LoopFuture(pykka.Future[T]):
     def get(self, *, timeout: float | None = None) -> T:
         if self.done():
             return self.result()
-        from switchboard.actors.runtime.dispatcher import get_dispatcher  # noqa: PLC0415
+        from switchboard.actors.runtime.dispatcher import get_dispatcher
 
         if threading.get_ident() == get_dispatcher().thread_id:
             msg = "LoopFuture.get() would block the event loop: await the future instead"

@@ -22,19 +22,29 @@ DEFAULT_CONFIG = EXAMPLES / "switchboard.yaml"
 
 def add_replay_command(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
-        "replay", help="replay a day of the bank's calls through a server and report",
+        "replay",
+        help="replay a day of the bank's calls through a server and report",
         description="Replays a day of the Anonymous Bank log over gRPC: the gateway and one "
-                    "desktop per agent. Without --server, starts its own server (manual "
-                    "clock) with --config and stops it at the end.",
+        "desktop per agent. Without --server, starts its own server (manual "
+        "clock) with --config and stops it at the end.",
     )
-    parser.add_argument("file", help="the day's CSV file (e.g. examples/bank/anonbank-1999-08-01.csv)")
-    parser.add_argument("--server", help="HOST:PORT of a running server started with --clock manual")
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG),
-                        help="configuration for the server the replay starts [%(default)s]")
+    parser.add_argument(
+        "file", help="the day's CSV file (e.g. examples/bank/anonbank-1999-08-01.csv)"
+    )
+    parser.add_argument(
+        "--server", help="HOST:PORT of a running server started with --clock manual"
+    )
+    parser.add_argument(
+        "--config",
+        default=str(DEFAULT_CONFIG),
+        help="configuration for the server the replay starts [%(default)s]",
+    )
     parser.add_argument("--server-log", help="where the started server logs [a temporary file]")
     parser.add_argument("--from", dest="start", help="only calls queued from HH:MM:SS on")
     parser.add_argument("--until", help="only calls queued before HH:MM:SS")
-    parser.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default="warning")
+    parser.add_argument(
+        "--log-level", choices=["debug", "info", "warning", "error"], default="warning"
+    )
     parser.add_argument("--log-format", choices=["console", "json"], default="console")
     parser.set_defaults(run=run_command)
 
@@ -48,7 +58,8 @@ def slice_day(day: BankDay, start: str | None, until: str | None) -> BankDay:
     calls = tuple(c for c in day.calls if low <= c.queued_at < high)
     shifts = tuple(
         dataclasses.replace(s, start=max(s.start, low), end=min(s.end, high))
-        for s in day.shifts if s.end > low and s.start < high
+        for s in day.shifts
+        if s.end > low and s.start < high
     )
     bank_agents = {c.bank_server for c in calls if c.bank_server}
     shifts = tuple(s for s in shifts if s.agent_id in bank_agents or s.end > s.start)
@@ -59,15 +70,17 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         day = slice_day(load_day(args.file), args.start, args.until)
     except (OSError, ValueError) as exc:
-        print(f"switchboard replay: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"switchboard replay: {exc}", file=sys.stderr)
         return 2
     server = None
     address = args.server
     if address is None:
         server = ServerProcess(args.config, log_file=args.server_log)
         address = server.start()
-        print(f"started a server on {address} (manual clock, log: {server.log_path})",  # noqa: T201
-              file=sys.stderr)
+        print(
+            f"started a server on {address} (manual clock, log: {server.log_path})",
+            file=sys.stderr,
+        )
     try:
         started = time.monotonic()
         outcome = asyncio.run(replay(address, day))
@@ -76,19 +89,19 @@ def run_command(args: argparse.Namespace) -> int:
         code = server.stop() if server is not None else 0
     ours = figures_of(outcome.results, submitted=len(day.calls))
     bank = bank_figures(day)
-    print(render(day.date, ours, bank, wall_seconds=wall, violations=outcome.violations))  # noqa: T201
-    print(f"{outcome.events} events, {outcome.rpcs} gRPC calls", file=sys.stderr)  # noqa: T201
+    print(render(day.date, ours, bank, wall_seconds=wall, violations=outcome.violations))
+    print(f"{outcome.events} events, {outcome.rpcs} gRPC calls", file=sys.stderr)
     for error in outcome.errors:
-        print(f"replay error: {error}", file=sys.stderr)  # noqa: T201
+        print(f"replay error: {error}", file=sys.stderr)
     if server is not None:
         state = "cleanly" if code == 0 else f"with exit code {code}"
-        print(f"server shut down {state}", file=sys.stderr)  # noqa: T201
+        print(f"server shut down {state}", file=sys.stderr)
     if outcome.violations or outcome.errors or code != 0:
         return 1
     return 0
 
 
-async def replay(address: str, day: BankDay):  # noqa: ANN201
+async def replay(address: str, day: BankDay):
     async with Connection(address) as connection:
         await connection.wait_ready()
         return await Replay(connection, day).run()

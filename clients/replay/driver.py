@@ -20,7 +20,6 @@ Events, in time order:
 
 from __future__ import annotations
 
-import asyncio
 import calendar
 import datetime
 import heapq
@@ -30,7 +29,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
-
 from switchboard.clients.connection import Connection, Desktop, settle
 from switchboard.clients.replay.bankday import BankDay, Call
 from switchboard.clients.replay.figures import CallResult, queue_of_type
@@ -142,8 +140,11 @@ class Replay:
             self.calls[call.key] = state
             self.at(call.queued_at, f"submit {call.key}", self._submit_action(state))
             if call.patience is not None:
-                self.at(call.queued_at + call.patience, f"abandon {call.key}",
-                        self._abandon_action(state))
+                self.at(
+                    call.queued_at + call.patience,
+                    f"abandon {call.key}",
+                    self._abandon_action(state),
+                )
         while self._events:
             when = self._events[0][0]
             await self._advance(when)
@@ -155,8 +156,9 @@ class Replay:
         await self._quiesce()
         for desktop in self.desktops.values():
             await desktop.disconnect()
-        return ReplayResult(self._results(), self.checker.violations, self.events_run, self.rpcs,
-                            self.errors)
+        return ReplayResult(
+            self._results(), self.checker.violations, self.events_run, self.rpcs, self.errors
+        )
 
     async def _advance(self, when: float) -> None:
         self.now = when
@@ -182,10 +184,15 @@ class Replay:
         for shift in self.day.shifts:
             skills = self.day.skills.get(shift.agent_id, {})
             queues = sorted({queue_of_type(t) for t in skills}) or [queue_of_type("PS")]
-            await self.connection.admin.UpsertAgent(admin_pb2.UpsertAgentRequest(
-                agent_id=shift.agent_id, name=shift.agent_id, capacity=AGENT_CAPACITY,
-                skills=skills, queue_ids=queues,
-            ))
+            await self.connection.admin.UpsertAgent(
+                admin_pb2.UpsertAgentRequest(
+                    agent_id=shift.agent_id,
+                    name=shift.agent_id,
+                    capacity=AGENT_CAPACITY,
+                    skills=skills,
+                    queue_ids=queues,
+                )
+            )
             self.rpcs += 1
             self.held[shift.agent_id] = set()
 
@@ -195,6 +202,7 @@ class Replay:
             self.desktops[agent_id] = desktop
             await desktop.connect(common_pb2.PRESENCE_AVAILABLE)
             self.rpcs += 1
+
         return sign_in
 
     def _sign_out_action(self, agent_id: str) -> Callable[[], Awaitable[None]]:
@@ -205,9 +213,12 @@ class Replay:
             self.leaving.add(agent_id)
             if not self.held[agent_id]:
                 self.signing_off.add(agent_id)
+
         return sign_out
 
-    async def _on_desktop_message(self, desktop: Desktop, message: desktop_pb2.ConnectResponse) -> None:
+    async def _on_desktop_message(
+        self, desktop: Desktop, message: desktop_pb2.ConnectResponse
+    ) -> None:
         agent_id = desktop.agent_id
         kind = message.WhichOneof("event")
         if kind == "offer":
@@ -220,7 +231,9 @@ class Replay:
             except grpc.aio.AioRpcError as exc:
                 # The caller hung up between the offer and the answer: nothing to do.
                 if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
-                    self.errors.append(f"accept {cid} by {agent_id}: {exc.code().name} {exc.details()}")
+                    self.errors.append(
+                        f"accept {cid} by {agent_id}: {exc.code().name} {exc.details()}"
+                    )
         elif kind == "assignment":
             cid = message.assignment.conversation.id
             self.checker.assigned(agent_id, cid)
@@ -231,8 +244,10 @@ class Replay:
             update = message.conversation_update
             # The bank's work stream does not block capacity in wrap-up (wrap_up: none), so an
             # ended call stops counting against the agent as soon as it reaches wrap-up.
-            if update.state in (common_pb2.CONVERSATION_STATE_WRAP_UP,
-                                common_pb2.CONVERSATION_STATE_CLOSED):
+            if update.state in (
+                common_pb2.CONVERSATION_STATE_WRAP_UP,
+                common_pb2.CONVERSATION_STATE_CLOSED,
+            ):
                 self.checker.released(agent_id, update.conversation_id)
         elif kind == "agent_update":
             update = message.agent_update
@@ -258,25 +273,28 @@ class Replay:
             self.held[agent_id].discard(cid)
             if agent_id in self.leaving and not self.held[agent_id]:
                 self.signing_off.add(agent_id)
+
         return end
 
     # --- the gateway -----------------------------------------------------------------
 
     def _submit_action(self, state: CallState) -> Callable[[], Awaitable[None]]:
         call = state.call
+
         async def submit() -> None:
             request = gateway_pb2.SubmitWorkRequest(
                 work_stream_id=self.stream,
                 customer=common_pb2.Customer(id=call.customer_id),
                 context={"type": call.call_type, "bank_priority": str(call.file_priority)},
                 # The bank gave priority customers (2) a head start; regulars (0, 1) are equal.
-                priority=1 if call.file_priority == 2 else 0,  # noqa: PLR2004
+                priority=1 if call.file_priority == 2 else 0,
             )
             response = await self.connection.gateway.SubmitWork(request)
             self.rpcs += 1
             state.conversation_id = response.conversation_id
             state.submitted_at = self.now
             self.by_conversation[response.conversation_id] = state
+
         return submit
 
     def _abandon_action(self, state: CallState) -> Callable[[], Awaitable[None]]:
@@ -286,12 +304,14 @@ class Replay:
             try:
                 await self.connection.gateway.AbandonConversation(
                     gateway_pb2.AbandonConversationRequest(
-                        conversation_id=state.conversation_id, reason="caller hung up")
+                        conversation_id=state.conversation_id, reason="caller hung up"
+                    )
                 )
                 self.rpcs += 1
                 state.abandoned_at = self.now
             except grpc.aio.AioRpcError as exc:
                 self.errors.append(f"abandon {state.call.key}: {exc.code().name} {exc.details()}")
+
         return abandon
 
     # --- results ---------------------------------------------------------------------
@@ -301,12 +321,26 @@ class Replay:
         for state in self.calls.values():
             queue_id = queue_of_type(state.call.call_type)
             if state.answered_at is not None:
-                results.append(CallResult(state.call.key, queue_id, "served",
-                                          state.answered_at - state.submitted_at, state.agent_id,
-                                          self.service_times.of(state.call)))
+                results.append(
+                    CallResult(
+                        state.call.key,
+                        queue_id,
+                        "served",
+                        state.answered_at - state.submitted_at,
+                        state.agent_id,
+                        self.service_times.of(state.call),
+                    )
+                )
             elif state.abandoned_at is not None:
-                results.append(CallResult(state.call.key, queue_id, "abandoned",
-                                          state.abandoned_at - state.submitted_at, ""))
+                results.append(
+                    CallResult(
+                        state.call.key,
+                        queue_id,
+                        "abandoned",
+                        state.abandoned_at - state.submitted_at,
+                        "",
+                    )
+                )
             else:
                 results.append(CallResult(state.call.key, queue_id, "unserved", None, ""))
         return results

@@ -13,10 +13,15 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 MODULES = [
-    "switchboard.v1.gateway_pb2_grpc", "switchboard.v1.desktop_pb2_grpc",
-    "switchboard.v1.supervisor_pb2_grpc", "switchboard.v1.admin_pb2_grpc",
-    "switchboard.actors.centre", "switchboard.server.app", "switchboard.server.cli",
-    "switchboard.clients.connection", "switchboard.clients.replay.command",
+    "switchboard.v1.gateway_pb2_grpc",
+    "switchboard.v1.desktop_pb2_grpc",
+    "switchboard.v1.supervisor_pb2_grpc",
+    "switchboard.v1.admin_pb2_grpc",
+    "switchboard.actors.centre",
+    "switchboard.server.app",
+    "switchboard.server.cli",
+    "switchboard.clients.connection",
+    "switchboard.clients.replay.command",
 ]
 
 
@@ -24,9 +29,20 @@ MODULES = [
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "-w", str(out), str(REPO)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(REPO),
+        ],
+        check=True,
+        timeout=300,
     )
     (built,) = out.glob("switchboard-*.whl")
     return built
@@ -44,21 +60,40 @@ def test_wheel_holds_only_the_switchboard_package(wheel: Path) -> None:
 def test_installed_wheel_imports_outside_the_repository(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         str(wheel)],
-        check=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
+        check=True,
+        timeout=300,
     )
-    code = "import importlib, switchboard\n" + "".join(
-        f"importlib.import_module({m!r})\n" for m in MODULES
-    ) + "print(switchboard.__file__)"
+    code = (
+        "import importlib, switchboard\n"
+        + "".join(f"importlib.import_module({m!r})\n" for m in MODULES)
+        + "print(switchboard.__file__)"
+    )
     env = {**os.environ, "PYTHONPATH": str(target)}
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, check=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
     assert result.stdout.strip().startswith(str(target))
 
 
 def test_editable_install_imports_from_the_repository() -> None:
-    import switchboard  # noqa: PLC0415
-    import switchboard.server.app  # noqa: F401, PLC0415
+    import switchboard
+    import switchboard.server.app
 
     assert Path(switchboard.__file__).resolve().is_relative_to(REPO)

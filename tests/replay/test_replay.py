@@ -16,7 +16,7 @@ DAY = REPO / "examples" / "bank" / "anonbank-1999-08-01.csv"
 CONFIG = REPO / "examples" / "bank" / "switchboard.yaml"
 
 
-async def replay_slice(harness, start: str, until: str):  # noqa: ANN001, ANN201
+async def replay_slice(harness, start: str, until: str):
     day = slice_day(load_day(DAY), start, until)
     connection = await harness.start(CONFIG.read_text(), manual_clock=True)
     outcome = await Replay(connection, day).run()
@@ -24,7 +24,7 @@ async def replay_slice(harness, start: str, until: str):  # noqa: ANN001, ANN201
     return day, outcome
 
 
-async def test_a_morning_is_played_with_every_call_accounted_for(harness) -> None:  # noqa: ANN001
+async def test_a_morning_is_played_with_every_call_accounted_for(harness) -> None:
     day, outcome = await replay_slice(harness, "08:00:00", "09:30:00")
     figures = figures_of(outcome.results, submitted=len(day.calls))
     assert len(day.calls) > 150
@@ -42,22 +42,44 @@ async def test_a_morning_is_played_with_every_call_accounted_for(harness) -> Non
             assert result.wait == patience[result.key]
 
 
-async def test_the_replay_is_deterministic(harness, tmp_path) -> None:  # noqa: ANN001
+async def test_the_replay_is_deterministic(harness, tmp_path) -> None:
     _, first = await replay_slice(harness, "10:00:00", "10:45:00")
     _, second = await replay_slice(harness, "10:00:00", "10:45:00")
     key = lambda r: (r.key, r.outcome, r.wait, r.agent_id)  # noqa: E731
     assert sorted(map(key, first.results)) == sorted(map(key, second.results))
 
 
-def test_the_command_starts_a_server_replays_and_shuts_it_down_cleanly(tmp_path) -> None:  # noqa: ANN001
+def test_the_command_starts_a_server_replays_and_shuts_it_down_cleanly(tmp_path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "switchboard.server.cli", "replay", str(DAY), "--config",
-         str(CONFIG), "--from", "12:00:00", "--until", "12:30:00",
-         "--server-log", str(tmp_path / "server.log")],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "switchboard.server.cli",
+            "replay",
+            str(DAY),
+            "--config",
+            str(CONFIG),
+            "--from",
+            "12:00:00",
+            "--until",
+            "12:30:00",
+            "--server-log",
+            str(tmp_path / "server.log"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "Invariants held" in result.stdout
     assert "server shut down cleanly" in result.stderr
-    for line in ("submitted", "served", "abandoned", "unserved", "wait p90", "answered within 20 s"):
+    for line in (
+        "submitted",
+        "served",
+        "abandoned",
+        "unserved",
+        "wait p90",
+        "answered within 20 s",
+    ):
         assert line in result.stdout

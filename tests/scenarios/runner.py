@@ -15,7 +15,6 @@ from typing import Any
 
 import grpc
 import yaml
-
 from switchboard.clients.connection import Connection, Desktop, settle
 from switchboard.server.translate import timestamp
 from switchboard.v1 import admin_pb2, common_pb2, gateway_pb2, supervisor_pb2
@@ -23,7 +22,7 @@ from switchboard.v1 import admin_pb2, common_pb2, gateway_pb2, supervisor_pb2
 CHANNEL_QUEUE_TYPE = {"voice": "voice", "email": "record", "record": "record"}
 
 
-class Unsupported(Exception):  # noqa: N818
+class Unsupported(Exception):
     """The scenario uses something Switchboard cannot express yet."""
 
 
@@ -41,23 +40,34 @@ def config_of(centre: dict) -> str:
     streams = []
     for s in centre.get("streams", []):
         stream = {
-            "id": s["id"], "channel": s["channel"], "mode": s.get("mode", "push"),
+            "id": s["id"],
+            "channel": s["channel"],
+            "mode": s.get("mode", "push"),
             "fallback_queue": s["route"],
         }
         if "profile" in s:
             stream["capacity_profile"] = s["profile"]
         else:
             stream["cost"] = s.get("cost", 1)
-        for key, target in [("skill_matching", "skill_matching"), ("offer_timeout_s", "offer_timeout_s"),
-                            ("auto_accept", "auto_accept"), ("wrapup", "wrap_up")]:
+        for key, target in [
+            ("skill_matching", "skill_matching"),
+            ("offer_timeout_s", "offer_timeout_s"),
+            ("auto_accept", "auto_accept"),
+            ("wrapup", "wrap_up"),
+        ]:
             if key in s:
                 stream[target] = s[key]
         streams.append(stream)
         queue_types[s["route"]] = CHANNEL_QUEUE_TYPE.get(s["channel"], "messaging")
     queues = []
     for q in centre.get("queues", []):
-        queue = {"id": q["id"], "priority": q.get("priority", 1), "method": q.get("method"),
-                 "members": q.get("members", []), "type": queue_types.get(q["id"], "messaging")}
+        queue = {
+            "id": q["id"],
+            "priority": q.get("priority", 1),
+            "method": q.get("method"),
+            "members": q.get("members", []),
+            "type": queue_types.get(q["id"], "messaging"),
+        }
         for extra in ("overflow", "hours"):
             if extra in q:
                 queue[extra] = q[extra]
@@ -112,7 +122,8 @@ class ScenarioRun:
                 await self.desktops[args["agent"]].set_presence(presence_value(args["presence"]))
             case "submit":
                 request = gateway_pb2.SubmitWorkRequest(
-                    work_stream_id=args["stream"], priority=args.get("priority", 0),
+                    work_stream_id=args["stream"],
+                    priority=args.get("priority", 0),
                     required_skills=args.get("skills", {}),
                     context={k: str(v) for k, v in (args.get("context") or {}).items()},
                     customer=common_pb2.Customer(id=f"customer-{args['id']}"),
@@ -168,40 +179,66 @@ class ScenarioRun:
         match kind:
             case "offered":
                 c = await self.conversation(args["item"])
-                assert c.agent_id == args["agent"], f"{where}: {args['item']} is with {c.agent_id or 'nobody'} ({state_name(c.state)}), expected offered to {args['agent']}"
-                assert self.desktop_saw(args["agent"], args["item"]), f"{where}: desktop of {args['agent']} never got {args['item']}"
+                assert c.agent_id == args["agent"], (
+                    f"{where}: {args['item']} is with {c.agent_id or 'nobody'} ({state_name(c.state)}), expected offered to {args['agent']}"
+                )
+                assert self.desktop_saw(args["agent"], args["item"]), (
+                    f"{where}: desktop of {args['agent']} never got {args['item']}"
+                )
             case "not_offered":
                 c = await self.conversation(args["item"])
-                assert c.agent_id != args["agent"], f"{where}: {args['item']} is offered to/held by {args['agent']}"
+                assert c.agent_id != args["agent"], (
+                    f"{where}: {args['item']} is offered to/held by {args['agent']}"
+                )
             case "holds":
                 a = await self.agent(args["agent"])
                 held = sorted(self._name(cid) for cid in a.conversation_ids)
-                assert held == sorted(args["items"]), f"{where}: {args['agent']} holds {held}, expected {sorted(args['items'])}"
+                assert held == sorted(args["items"]), (
+                    f"{where}: {args['agent']} holds {held}, expected {sorted(args['items'])}"
+                )
             case "holds_at_most":
                 a = await self.agent(args["agent"])
-                assert len(a.conversation_ids) <= args["count"], f"{where}: {args['agent']} holds {len(a.conversation_ids)}"
+                assert len(a.conversation_ids) <= args["count"], (
+                    f"{where}: {args['agent']} holds {len(a.conversation_ids)}"
+                )
             case "waiting":
                 got = await self.waiting(args["queue"])
-                assert got == args["items"], f"{where}: queue {args['queue']} has {got}, expected {args['items']}"
+                assert got == args["items"], (
+                    f"{where}: queue {args['queue']} has {got}, expected {args['items']}"
+                )
             case "waiting_count":
                 got = await self.waiting(args["queue"])
-                assert len(got) == args["count"], f"{where}: queue {args['queue']} has {len(got)} waiting: {got}"
+                assert len(got) == args["count"], (
+                    f"{where}: queue {args['queue']} has {len(got)} waiting: {got}"
+                )
             case "state":
                 c = await self.conversation(args["item"])
-                assert state_name(c.state) == args["state"], f"{where}: {args['item']} is {state_name(c.state)}, expected {args['state']}"
+                assert state_name(c.state) == args["state"], (
+                    f"{where}: {args['item']} is {state_name(c.state)}, expected {args['state']}"
+                )
             case "presence":
                 a = await self.agent(args["agent"])
                 got = common_pb2.Presence.Name(a.presence).removeprefix("PRESENCE_").lower()
-                assert got == args["presence"], f"{where}: {args['agent']} is {got}, expected {args['presence']}"
+                assert got == args["presence"], (
+                    f"{where}: {args['agent']} is {got}, expected {args['presence']}"
+                )
             case "error":
                 failed = [o for o in outcomes if o.kind == args["step_action"]]
-                assert failed and all(not o.ok for o in failed), f"{where}: {args['step_action']} did not fail: {outcomes}"
-                assert all(o.code and o.code.name == args["code"] for o in failed), f"{where}: got {[o.code for o in failed]}"
+                assert failed and all(not o.ok for o in failed), (
+                    f"{where}: {args['step_action']} did not fail: {outcomes}"
+                )
+                assert all(o.code and o.code.name == args["code"] for o in failed), (
+                    f"{where}: got {[o.code for o in failed]}"
+                )
             case "one_of":
                 chosen = [o for o in outcomes if o.kind in args["actions"]]
                 ok = [o for o in chosen if o.ok]
-                assert len(ok) == args["ok"], f"{where}: {len(ok)} of {len(chosen)} succeeded: {chosen}"
-                assert all(o.code and o.code.name == args["failed_code"] for o in chosen if not o.ok)
+                assert len(ok) == args["ok"], (
+                    f"{where}: {len(ok)} of {len(chosen)} succeeded: {chosen}"
+                )
+                assert all(
+                    o.code and o.code.name == args["failed_code"] for o in chosen if not o.ok
+                )
             case _:
                 raise Unsupported(f"unknown expectation {kind!r}")
 
@@ -226,9 +263,13 @@ async def play(path: Path, harness: Any) -> None:
             actions.append(run.act(kind, step[kind] or {}))
         outcomes = await asyncio.gather(*actions)
         for outcome in outcomes:
-            expected_error = any("error" in e or "one_of" in e for s in group for e in s.get("expect", []))
+            expected_error = any(
+                "error" in e or "one_of" in e for s in group for e in s.get("expect", [])
+            )
             if not outcome.ok and not expected_error:
-                raise AssertionError(f"t={t:g}: {outcome.kind} failed: {outcome.code} {outcome.detail}")
+                raise AssertionError(
+                    f"t={t:g}: {outcome.kind} failed: {outcome.code} {outcome.detail}"
+                )
         await settle(connection, list(run.desktops.values()))
         for step in group:
             for expectation in step.get("expect", []):

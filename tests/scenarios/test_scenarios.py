@@ -43,5 +43,5 @@ def test_every_scenario_is_collected() -> None:
 
 
 @pytest.mark.parametrize("path", params())
-async def test_scenario(path: Path, harness) -> None:  # noqa: ANN001
+async def test_scenario(path: Path, harness) -> None:
     await play(path, harness)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import pytest
-
 from switchboard.actors.domain.eligibility import has_skills, why_not_eligible
 from switchboard.actors.domain.lifecycle import Event, IllegalTransition, transition
 from switchboard.actors.domain.model import (
@@ -36,16 +35,41 @@ P = Presence
 S = ConversationState
 
 
-def view(agent_id: str = "a1", *, presence: Presence = P.AVAILABLE, free: int = 1,
-         capacity: int = 1, skills: dict | None = None, assigned: float = -math.inf,
-         released: float = -math.inf) -> AgentView:
+def view(
+    agent_id: str = "a1",
+    *,
+    presence: Presence = P.AVAILABLE,
+    free: int = 1,
+    capacity: int = 1,
+    skills: dict | None = None,
+    assigned: float = -math.inf,
+    released: float = -math.inf,
+) -> AgentView:
     return AgentView(agent_id, presence, free, capacity, frozen_map(skills), assigned, released, 0)
 
 
-def ticket(cid: str = "c1", *, priority: int = 0, at: float = 0.0, seq: int = 1, cost: int = 1,
-           skills: dict | None = None, matching: SkillMatching = SkillMatching.NONE) -> Ticket:
-    work = Work(cid, "chat", Channel.CHAT, "", frozen_map(), frozen_map(), priority,
-                frozen_map(skills), "q1", at)
+def ticket(
+    cid: str = "c1",
+    *,
+    priority: int = 0,
+    at: float = 0.0,
+    seq: int = 1,
+    cost: int = 1,
+    skills: dict | None = None,
+    matching: SkillMatching = SkillMatching.NONE,
+) -> Ticket:
+    work = Work(
+        cid,
+        "chat",
+        Channel.CHAT,
+        "",
+        frozen_map(),
+        frozen_map(),
+        priority,
+        frozen_map(skills),
+        "q1",
+        at,
+    )
     return Ticket(work, at, seq, cost, frozenset({P.AVAILABLE, P.BUSY}), matching, False, 30.0)
 
 
@@ -86,10 +110,18 @@ def test_exact_skills_need_every_skill_at_rating() -> None:
 
 
 def test_backlog_order_is_priority_then_age_then_arrival() -> None:
-    tickets = [ticket("old", at=1, seq=1), ticket("urgent", priority=5, at=9, seq=3),
-               ticket("new", at=5, seq=2), ticket("tie", at=5, seq=4)]
+    tickets = [
+        ticket("old", at=1, seq=1),
+        ticket("urgent", priority=5, at=9, seq=3),
+        ticket("new", at=5, seq=2),
+        ticket("tie", at=5, seq=4),
+    ]
     assert [t.conversation_id for t in sorted(tickets, key=backlog_key)] == [
-        "urgent", "old", "new", "tie"]
+        "urgent",
+        "old",
+        "new",
+        "tie",
+    ]
 
 
 def test_cross_queue_order_is_queue_priority_first() -> None:
@@ -114,10 +146,16 @@ def test_agent_keys_per_method() -> None:
 
 @pytest.mark.parametrize(
     ("state", "event", "after"),
-    [(S.OPEN, Event.ACCEPT, S.ACTIVE), (S.OPEN, Event.ABANDON, S.CLOSED),
-     (S.ACTIVE, Event.END, S.WRAP_UP), (S.ACTIVE, Event.PARK, S.WAITING),
-     (S.WAITING, Event.CUSTOMER_RETURNS, S.OPEN), (S.WRAP_UP, Event.CLOSE, S.CLOSED),
-     (S.WRAP_UP, Event.TIMEOUT, S.CLOSED), (S.ACTIVE, Event.RELEASE, S.OPEN)],
+    [
+        (S.OPEN, Event.ACCEPT, S.ACTIVE),
+        (S.OPEN, Event.ABANDON, S.CLOSED),
+        (S.ACTIVE, Event.END, S.WRAP_UP),
+        (S.ACTIVE, Event.PARK, S.WAITING),
+        (S.WAITING, Event.CUSTOMER_RETURNS, S.OPEN),
+        (S.WRAP_UP, Event.CLOSE, S.CLOSED),
+        (S.WRAP_UP, Event.TIMEOUT, S.CLOSED),
+        (S.ACTIVE, Event.RELEASE, S.OPEN),
+    ],
 )
 def test_lifecycle_transitions(state: S, event: Event, after: S) -> None:
     assert transition(state, event) is after
@@ -125,8 +163,13 @@ def test_lifecycle_transitions(state: S, event: Event, after: S) -> None:
 
 @pytest.mark.parametrize(
     ("state", "event"),
-    [(S.OPEN, Event.CLOSE), (S.CLOSED, Event.ACCEPT), (S.WRAP_UP, Event.ACCEPT),
-     (S.ACTIVE, Event.ABANDON), (S.CLOSED, Event.CLOSE)],
+    [
+        (S.OPEN, Event.CLOSE),
+        (S.CLOSED, Event.ACCEPT),
+        (S.WRAP_UP, Event.ACCEPT),
+        (S.ACTIVE, Event.ABANDON),
+        (S.CLOSED, Event.CLOSE),
+    ],
 )
 def test_illegal_transitions_are_refused(state: S, event: Event) -> None:
     with pytest.raises(IllegalTransition, match=f"cannot {event.value}"):
@@ -141,19 +184,30 @@ def test_wrap_up_parsing() -> None:
 
 def stream_with(*rules: tuple[str, str, str]) -> WorkStream:
     return WorkStream(
-        "s", Channel.VOICE, DistributionMode.PUSH, 1, frozenset({P.AVAILABLE}), 30, False,
-        SkillMatching.NONE, WrapUp.parse("none"), frozen_map(),
-        tuple(RouteRule(n, compile_condition(c), q) for n, c, q in rules), "fallback",
+        "s",
+        Channel.VOICE,
+        DistributionMode.PUSH,
+        1,
+        frozenset({P.AVAILABLE}),
+        30,
+        False,
+        SkillMatching.NONE,
+        WrapUp.parse("none"),
+        frozen_map(),
+        tuple(RouteRule(n, compile_condition(c), q) for n, c, q in rules),
+        "fallback",
     )
 
 
 @pytest.mark.parametrize(
     ("context", "priority", "queue", "rule"),
-    [({"type": "IN"}, 0, "internet", "internet"),
-     ({"type": "PE", "lang": "en"}, 0, "english", "english"),
-     ({"type": "PS"}, 2, "vip", "vip"),
-     ({"type": "PS"}, 0, "fallback", None),
-     ({}, 0, "fallback", None)],  # missing key: the rule fails, work goes to the fallback
+    [
+        ({"type": "IN"}, 0, "internet", "internet"),
+        ({"type": "PE", "lang": "en"}, 0, "english", "english"),
+        ({"type": "PS"}, 2, "vip", "vip"),
+        ({"type": "PS"}, 0, "fallback", None),
+        ({}, 0, "fallback", None),
+    ],  # missing key: the rule fails, work goes to the fallback
 )
 def test_route_decisions(context: dict, priority: int, queue: str, rule: str | None) -> None:
     stream = stream_with(
@@ -183,8 +237,13 @@ def test_non_boolean_condition_fails_at_evaluation() -> None:
 
 @pytest.mark.parametrize(
     ("source", "fragment"),
-    [("context.type ==", "column"), ("", "non-empty"), ("os.system('x')", "unknown function system"),
-     ("__import__('os')", "unknown function __import__"), ("secrets.key", "unknown variable secrets")],
+    [
+        ("context.type ==", "column"),
+        ("", "non-empty"),
+        ("os.system('x')", "unknown function system"),
+        ("__import__('os')", "unknown function __import__"),
+        ("secrets.key", "unknown variable secrets"),
+    ],
 )
 def test_bad_conditions_are_refused_at_compile_time(source: str, fragment: str) -> None:
     with pytest.raises(ConditionError, match=fragment):

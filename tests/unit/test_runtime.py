@@ -6,7 +6,6 @@ import asyncio
 
 import pykka
 import pytest
-
 from switchboard.actors.clock import ManualClock
 from switchboard.actors.runtime import LoopActor, LoopFuture, install_dispatcher
 
@@ -39,14 +38,14 @@ async def test_tell_and_ask_share_one_loop_in_order() -> None:
 
 
 async def test_many_actors_need_no_threads() -> None:
-    import threading  # noqa: PLC0415
+    import threading
 
     install_dispatcher()
     before = threading.active_count()
     refs = [Counter.start() for _ in range(5000)]
     results = await asyncio.gather(*(r.ask("x", block=False) for r in refs))
     assert results == [1] * 5000
-    assert threading.active_count() == before
+    assert threading.active_count() <= before  # no thread was started for any actor
 
 
 async def test_exceptions_reach_the_asker_and_the_actor_survives() -> None:
