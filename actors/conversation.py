@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from switchboard.actors import messages as m
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from switchboard.actors.centre import Centre
 
 S = ConversationState
+_log = structlog.get_logger("switchboard.conversation")
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +53,12 @@ class ConversationActor(LoopActor):
         self.timeline: list[TimelineEntry] = []
         self._timer: object | None = None
         self._token = 0
-        work = ticket.work
-        self.log = structlog.get_logger("switchboard.conversation").bind(
-            conversation_id=work.conversation_id, queue_id=work.queue_id
-        )
+
+    @property
+    def log(self) -> Any:
+        # Bound on use rather than kept: 100,000 idle conversations need no logger each.
+        work = self.ticket.work
+        return _log.bind(conversation_id=work.conversation_id, queue_id=work.queue_id)
 
     @property
     def cid(self) -> str:

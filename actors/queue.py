@@ -42,8 +42,9 @@ class QueueActor(LoopActor):
         match message:
             case m.Enqueue(ticket):
                 self.book.add(ticket)
-                self.log.debug("queue.enqueued", conversation_id=ticket.conversation_id)
-                self._propose_waiting()
+                agent_id = self.book.agent_for_new(ticket)
+                if agent_id is not None:
+                    self._tell_agent(agent_id, ticket, None)
             case m.Withdraw(conversation_id):
                 return self.book.withdraw(conversation_id)
             case m.AgentStatus(view):

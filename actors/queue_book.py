@@ -151,6 +151,8 @@ class QueueBook:
     def assignable(self) -> Iterator[tuple[Ticket, str]]:
         """Pairs (waiting ticket, agent to propose it to), in backlog order, until no member
         has room. Each pair is marked in flight before the next is chosen."""
+        if not self.index:
+            return  # nobody has room: do not even look at the backlog
         for ticket in list(self.backlog.values()):
             if not self.index:
                 return
@@ -158,6 +160,19 @@ class QueueBook:
             if agent_id is not None:
                 self.mark_proposed(ticket, agent_id)
                 yield ticket, agent_id
+
+    def agent_for_new(self, ticket: Ticket) -> str | None:
+        """An agent for a ticket that just arrived, marked in flight; None leaves it waiting.
+
+        Only the new ticket needs a look: older waiting work was already matched against every
+        member with room (members who gain room ask for work themselves).
+        """
+        if not self.index:
+            return None
+        agent_id = self.best_agent_for(ticket)
+        if agent_id is not None:
+            self.mark_proposed(ticket, agent_id)
+        return agent_id
 
     # --- proposals in flight ---------------------------------------------------------
 

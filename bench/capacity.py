@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
 import statistics
@@ -49,7 +50,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-
 from switchboard.clients.connection import Connection
 from switchboard.clients.server_process import ServerProcess
 from switchboard.v1 import admin_pb2, common_pb2, gateway_pb2, supervisor_pb2
@@ -139,7 +139,7 @@ def cpu_seconds_of(pid: int) -> float:
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile of `values` (p in 0..100)."""
     ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(p / 100 * len(ordered) + 0.5)))
+    rank = max(1, min(len(ordered), math.ceil(p / 100 * len(ordered))))
     return ordered[rank - 1]
 
 
@@ -170,8 +170,44 @@ class Phase:
 # --- driving the server ----------------------------------------------------------------
 
 
+class Progress:
+    """Reports every tenth of a step with the rate of that tenth, so that a rate that falls
+    as the server fills up shows at once; gives up once the step exceeds its time budget."""
+
+    def __init__(self, what: str, total: int, budget_s: float, pid: int) -> None:
+        self.what = what
+        self.total = total
+        self.budget_s = budget_s
+        self.pid = pid
+        self.every = max(1, total // 10)
+        self.done = 0
+        self.started = self.mark = time.perf_counter()
+        self.slices: list[dict[str, Any]] = []
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.done % self.every and self.done != self.total:
+            return
+        now = time.perf_counter()
+        count = self.done - sum(s["calls"] for s in self.slices)
+        rate = count / (now - self.mark) if now > self.mark else 0.0
+        self.mark = now
+        rss = memory_of(self.pid)["rss_mib"]
+        self.slices.append({"upto": self.done, "calls": count, "per_s": round(rate),
+                            "rss_mib": rss})
+        step(f"  {self.what}: {self.done:,}/{self.total:,}, {rate:,.0f}/s in the last "
+             f"{count:,}; server RSS {rss:.0f} MiB")
+        if now - self.started > self.budget_s and self.done < self.total:
+            raise BenchFailure(
+                f"{self.what}: only {self.done:,} of {self.total:,} after "
+                f"{now - self.started:.0f} s (budget {self.budget_s:g} s); rates by tenth: "
+                + ", ".join(f"{s['per_s']}/s" for s in self.slices)
+            )
+
+
 async def run_all(
-    calls: Iterable[Callable[[], Any]], concurrency: int, on_result: Callable[[Any], None]
+    calls: Iterable[Callable[[], Any]], concurrency: int, on_result: Callable[[Any], None],
+    progress: Progress,
 ) -> Counter[str]:
     """Run the calls with at most `concurrency` in flight; count failures by status code."""
     errors: Counter[str] = Counter()
@@ -183,8 +219,14 @@ async def run_all(
                 on_result(await call())
             except grpc.aio.AioRpcError as exc:
                 errors[f"{exc.code().name}: {exc.details()}"] += 1
+            progress.tick()
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    try:
+        await asyncio.gather(*workers)
+    finally:
+        for task in workers:
+            task.cancel()
     return errors
 
 
@@ -195,7 +237,7 @@ def check_no_errors(step: str, errors: Counter[str]) -> None:
 
 
 async def provision_agents(conn: Connection, count: int, queues: list[str],
-                           concurrency: int) -> dict[str, Any]:
+                           concurrency: int, progress: Progress) -> dict[str, Any]:
     created = 0
 
     def count_created(response: admin_pb2.UpsertAgentResponse) -> None:
@@ -210,12 +252,13 @@ async def provision_agents(conn: Connection, count: int, queues: list[str],
         return lambda: conn.admin.UpsertAgent(request)
 
     started = time.perf_counter()
-    errors = await run_all((upsert(i) for i in range(count)), concurrency, count_created)
+    errors = await run_all((upsert(i) for i in range(count)), concurrency, count_created,
+                           progress)
     elapsed = time.perf_counter() - started
     check_no_errors("UpsertAgent", errors)
     if created != count:
         raise BenchFailure(f"UpsertAgent: {created} of {count} agents reported as created")
-    return {"agents": count, "calls_per_s": round(count / elapsed)}
+    return {"agents": count, "calls_per_s": round(count / elapsed), "by_tenth": progress.slices}
 
 
 def submit_request(j: int, queues: list[str]) -> gateway_pb2.SubmitWorkRequest:
@@ -227,7 +270,8 @@ def submit_request(j: int, queues: list[str]) -> gateway_pb2.SubmitWorkRequest:
 
 
 async def submit_conversations(conn: Connection, count: int, queues: list[str],
-                               concurrency: int) -> tuple[dict[str, Any], dict[str, str]]:
+                               concurrency: int, progress: Progress,
+                               ) -> tuple[dict[str, Any], dict[str, str]]:
     """Submit `count` conversations; returns figures and conversation id -> queue id."""
     placed: dict[str, str] = {}
     wrong_queue = 0
@@ -248,14 +292,17 @@ async def submit_conversations(conn: Connection, count: int, queues: list[str],
         wrong_queue += response.queue_id != expected
 
     started = time.perf_counter()
-    errors = await run_all((submit(j) for j in range(count)), concurrency, record)
+    errors = await run_all((submit(j) for j in range(count)), concurrency, record, progress)
     elapsed = time.perf_counter() - started
     check_no_errors("SubmitWork", errors)
     if wrong_queue:
         raise BenchFailure(f"SubmitWork: {wrong_queue} conversation(s) routed to the wrong queue")
     if len(placed) != count:
-        raise BenchFailure(f"SubmitWork: {len(placed)} distinct conversation ids for {count} submits")
-    return {"conversations": count, "submits_per_s": round(count / elapsed)}, placed
+        raise BenchFailure(
+            f"SubmitWork: {len(placed)} distinct conversation ids for {count} submits")
+    figures = {"conversations": count, "submits_per_s": round(count / elapsed),
+               "by_tenth": progress.slices}
+    return figures, placed
 
 
 async def timed(make_call: Callable[[], Any]) -> tuple[Any, float]:
@@ -279,7 +326,8 @@ async def verify_load(conn: Connection, placed: dict[str, str], agents: int,
     members = {q.queue_id: len(q.member_ids) for q in listing.queues}
     expected_members = Counter(q for i in range(agents) for q in agent_queues(i, queues))
     if members != dict(expected_members) and agents:
-        raise BenchFailure(f"ListQueues: members per queue {members}, expected {dict(expected_members)}")
+        raise BenchFailure(
+            f"ListQueues: members per queue {members}, expected {dict(expected_members)}")
 
     agent_list, list_agents_s = await timed(lambda: conn.supervisor.ListAgents(
         supervisor_pb2.ListAgentsRequest()))
@@ -398,12 +446,15 @@ async def main_run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         step(f"server up in {figures['startup']['to_channel_ready_s']:.2f} s "
              f"(pid {server.pid}); provisioning {args.agents} agents")
         with Phase(server, "agents", figures) as result:
-            result.update(await provision_agents(conn, args.agents, queues, args.concurrency))
+            progress = Progress("agents", args.agents, args.step_budget, server.pid)
+            result.update(await provision_agents(conn, args.agents, queues, args.concurrency,
+                                                 progress))
         step(f"agents in {figures['agents']['wall_s']:.1f} s; "
              f"submitting {args.conversations} conversations")
         with Phase(server, "conversations", figures) as result:
+            progress = Progress("conversations", args.conversations, args.step_budget, server.pid)
             counts, placed = await submit_conversations(
-                conn, args.conversations, queues, args.concurrency)
+                conn, args.conversations, queues, args.concurrency, progress)
             result.update(counts)
         step(f"conversations in {figures['conversations']['wall_s']:.1f} s; settling")
         with Phase(server, "settle", figures):
@@ -433,7 +484,7 @@ async def config_startup_run(args: argparse.Namespace, workdir: Path) -> dict[st
     queues = queue_ids(args.queues)
     config = workdir / "capacity-with-agents.yaml"
     config.write_text(config_yaml(queues, args.agents))
-    from switchboard.server.config import load_config  # noqa: PLC0415
+    from switchboard.server.config import load_config
 
     started = time.perf_counter()
     load_config(config)
@@ -489,12 +540,13 @@ def code_version() -> dict[str, Any]:
 
     def git(*argv: str) -> str:
         try:
-            return subprocess.run(["git", *argv], cwd=root, capture_output=True, text=True,  # noqa: S603, S607
+            return subprocess.run(["git", *argv], cwd=root, capture_output=True, text=True,
                                   check=True, timeout=10).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    return {"commit": git("rev-parse", "HEAD"), "uncommitted_changes": bool(git("status", "--porcelain"))}
+    return {"commit": git("rev-parse", "HEAD"),
+            "uncommitted_changes": bool(git("status", "--porcelain"))}
 
 
 def table(result: dict[str, Any]) -> str:
@@ -511,23 +563,28 @@ def table(result: dict[str, Any]) -> str:
                  f"{s['to_port_file_s']:.2f} s to port file, {s['to_channel_ready_s']:.2f} s to "
                  f"channel ready; {mem(s)}"))
     rows.append((f"{p['agents']:,} agents (UpsertAgent)",
-                 f"{a['wall_s']:.2f} s, {a['calls_per_s']:,}/s; server CPU {a['server_cpu_s']:.1f} s; "
+                 f"{a['wall_s']:.2f} s, {a['calls_per_s']:,}/s; "
+                 f"server CPU {a['server_cpu_s']:.1f} s; "
                  f"{mem(a)}"))
     per_submit = c["server_cpu_s"] / c["conversations"] * 1e6 if c["conversations"] else 0
     rows.append((f"{p['conversations']:,} conversations (SubmitWork)",
-                 f"{c['wall_s']:.2f} s, {c['submits_per_s']:,}/s; server CPU {c['server_cpu_s']:.1f} s "
+                 f"{c['wall_s']:.2f} s, {c['submits_per_s']:,}/s; "
+                 f"server CPU {c['server_cpu_s']:.1f} s "
                  f"({per_submit:.0f} µs/submit); {mem(c)}"))
     rows.append(("settle after submits", f"{f['settle']['wall_s']:.3f} s"))
     v = f["verify"]
     rows.append(("held (ListQueues / ListAgents)",
-                 f"{v['waiting_total']:,} waiting in {p['queues']} queues, {v['agents_listed']:,} agents; "
+                 f"{v['waiting_total']:,} waiting in {p['queues']} queues, "
+                 f"{v['agents_listed']:,} agents; "
                  f"{mem(f['verify'])}"))
     pr = f["probe_submit"]
     rows.append((f"SubmitWork one at a time, loaded (n={pr['calls']})",
-                 f"p50 {pr['p50_ms']:.2f} ms, p99 {pr['p99_ms']:.2f} ms, max {pr['max_ms']:.2f} ms"))
+                 f"p50 {pr['p50_ms']:.2f} ms, p99 {pr['p99_ms']:.2f} ms, "
+                 f"max {pr['max_ms']:.2f} ms"))
     r = f["reads"]
     rows.append((f"reads, loaded (median of {r['repeats']})",
-                 f"ListQueues {r['list_queues_ms']:.0f} ms ({v['list_queues_bytes'] / 1e6:.1f} MB), "
+                 f"ListQueues {r['list_queues_ms']:.0f} ms "
+                 f"({v['list_queues_bytes'] / 1e6:.1f} MB), "
                  f"GetQueue {r['get_queue_ms']:.0f} ms, ListAgents {r['list_agents_ms']:.0f} ms"))
     sh = f["shutdown"]
     rows.append(("shutdown (SIGTERM)",
@@ -557,6 +614,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="calls in flight at a time while provisioning and submitting")
     parser.add_argument("--probes", type=int, default=300,
                         help="single SubmitWork calls timed one at a time, loaded")
+    parser.add_argument("--step-budget", type=float, default=600.0,
+                        help="give up (and fail) when provisioning or submitting takes longer "
+                             "than this many seconds [%(default)s]")
     parser.add_argument("--manual-clock", action="store_true",
                         help="run the server on a manual clock (default: the system clock)")
     parser.add_argument("--no-config-startup", dest="config_startup", action="store_false",
@@ -570,7 +630,8 @@ def main(argv: list[str] | None = None) -> int:
         "benchmark": "capacity",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "params": {k: getattr(args, k) for k in
-                   ("agents", "conversations", "queues", "concurrency", "probes", "manual_clock")},
+                   ("agents", "conversations", "queues", "concurrency", "probes", "manual_clock",
+                    "step_budget")},
         "machine": machine(),
         "code": code_version(),
     }
@@ -580,15 +641,15 @@ def main(argv: list[str] | None = None) -> int:
             if args.config_startup and args.agents:
                 result["config_startup"] = asyncio.run(config_startup_run(args, Path(tmp)))
     except BenchFailure as exc:
-        print(f"capacity: FAILED: {exc}", file=sys.stderr)  # noqa: T201
+        print(f"capacity: FAILED: {exc}", file=sys.stderr)
         return 1
     result["ok"] = True
-    print(table(result))  # noqa: T201
+    print(table(result))
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"figures written to {out}")  # noqa: T201
+        print(f"figures written to {out}")
     return 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import time
 from dataclasses import dataclass
 
 import grpc
@@ -56,13 +57,16 @@ class Running:
 
     async def stop(self, grace: float = SHUTDOWN_GRACE_S) -> None:
         """Stop taking calls, end desktop streams with UNAVAILABLE, flush, stop actors."""
+        started = time.monotonic()
         log.info("server.stopping")
         self.desktops.close_all("server shutting down")
         await self.server.stop(grace)
+        calls_done = time.monotonic()
         await self.dispatcher.settled()
         await self.storage.close()
         self.centre.stop()
-        log.info("server.stopped")
+        log.info("server.stopped", seconds=round(time.monotonic() - started, 3),
+                 calls_seconds=round(calls_done - started, 3))
 
 
 async def start(

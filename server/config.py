@@ -73,7 +73,7 @@ def load_config(path: str | Path) -> Config:
 
 def parse_config(text: str, source: str = "<config>") -> Config:
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_COMPOSER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -108,9 +108,15 @@ def _plain(node: yaml.Node, path: str, lines: dict[str, int], source: str) -> An
     return _scalar(node)
 
 
+_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed with it
+
+
 def _scalar(node: yaml.Node) -> Any:
     """A scalar with the type safe_load would give it (int, float, bool, None, str)."""
-    return yaml.SafeLoader("").construct_object(node)
+    constructor = yaml.constructor.SafeConstructor()
+    if node.tag == "tag:yaml.org,2002:str":
+        return constructor.construct_scalar(node)
+    return constructor.construct_object(node)
 
 
 class _Reader:

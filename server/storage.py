@@ -139,6 +139,10 @@ class Storage:
 
     def _flush(self) -> None:
         self._flush_scheduled = False
+        if self._pending:
+            # Group commit: one transaction in flight at a time; whatever arrives meanwhile
+            # goes in the next one, so a burst costs a few large commits, not many small.
+            return
         timeline, self._timeline = self._timeline, []
         conversations, self._conversations = self._conversations, []
         if not timeline and not conversations:
@@ -151,6 +155,8 @@ class Storage:
         self._pending.discard(future)
         if future.exception() is not None:
             log.error("storage.write_failed", error=str(future.exception()), path=self.path)
+        if self._timeline or self._conversations:
+            self._flush()
 
     def _write(self, timeline: list[tuple], conversations: list[tuple]) -> None:
         db = self._db
@@ -166,7 +172,9 @@ class Storage:
     async def drain(self) -> None:
         """Wait until everything handed over so far is committed."""
         self._flush()
-        while self._pending:
+        while self._pending or self._timeline or self._conversations:
+            if not self._pending:
+                self._flush()
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     # --- reading ---------------------------------------------------------------------

@@ -78,8 +78,12 @@ class PresenceAfter(enum.Enum):
     BUSY_DND = "busy_dnd"
 
 
+EMPTY_MAP: Mapping = MappingProxyType({})
+
+
 def frozen_map(mapping: Mapping | None = None) -> Mapping:
-    return MappingProxyType(dict(mapping or {}))
+    """A read-only copy; all empty ones are the same object (most work has no attributes)."""
+    return MappingProxyType(dict(mapping)) if mapping else EMPTY_MAP
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,24 +16,51 @@ logger = logging.getLogger(__name__)
 
 
 class _Mailbox:
-    """Pykka's inbox protocol (put/get/empty) over a deque; a put schedules the actor."""
+    """Pykka's inbox protocol (put/get/empty) over a deque; a put schedules the actor.
+
+    Most actors are idle most of the time (a queued conversation waits for minutes), and an
+    empty deque costs ~600 bytes, so the deque exists only while there is mail.
+    """
 
     __slots__ = ("_actor", "_messages")
 
     def __init__(self, actor: LoopActor) -> None:
         self._actor = actor
-        self._messages: deque[Any] = deque()
+        self._messages: deque[Any] | None = None
 
     def put(self, envelope: Any, /) -> None:
+        if self._messages is None:
+            self._messages = deque()
         self._messages.append(envelope)
         if not self._actor._scheduled:
             self._actor._dispatcher.schedule(self._actor)
 
     def get(self) -> Any:
-        return self._messages.popleft()
+        assert self._messages is not None
+        envelope = self._messages.popleft()
+        if not self._messages:
+            self._messages = None
+        return envelope
 
     def empty(self) -> bool:
         return not self._messages
+
+
+class _StopFlag:
+    """Stands in for the `threading.Event` Pykka gives every actor as `actor_stopped`: all
+    our actors live on one thread, and an Event (a lock, a condition and a deque) would be
+    most of an idle actor's memory."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
 
 
 class LoopActorRef(pykka.ActorRef[Any]):
@@ -84,6 +111,7 @@ class LoopActor(pykka.Actor):
         self._scheduled = False
         self._dispatcher = get_dispatcher()
         super().__init__(*args, **kwargs)
+        self.actor_stopped = _StopFlag()  # type: ignore[assignment]
         self._actor_ref = LoopActorRef(self)
 
     def _create_actor_inbox(self) -> _Mailbox:  # type: ignore[override]
