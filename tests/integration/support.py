@@ -12,7 +12,6 @@ from typing import Any
 
 import grpc
 import pytest
-
 from switchboard.clients.connection import Connection, Desktop, settle
 from switchboard.server.translate import timestamp
 from switchboard.v1 import common_pb2, gateway_pb2, supervisor_pb2
@@ -70,8 +69,9 @@ class Centre:
     async def settle(self, t: float | None = None) -> None:
         """Let the engine settle (after moving the clock to `t`, if given) and wait until
         every desktop has received everything pushed so far."""
-        await settle(self.conn, list(self.desktops.values()),
-                     to=None if t is None else at(t), timeout=10.0)
+        await settle(
+            self.conn, list(self.desktops.values()), to=None if t is None else at(t), timeout=10.0
+        )
 
     # --- gateway ----------------------------------------------------------------------
 
@@ -139,7 +139,9 @@ def kinds(desktop: Desktop) -> list[str]:
                 result.append(f"withdrawn {w.conversation_id} {w.reason}")
             case "conversation_update":
                 u = message.conversation_update
-                state = common_pb2.ConversationState.Name(u.state).removeprefix("CONVERSATION_STATE_")
+                state = common_pb2.ConversationState.Name(u.state).removeprefix(
+                    "CONVERSATION_STATE_"
+                )
                 result.append(f"update {u.conversation_id} {state}")
             case "agent_update":
                 u = message.agent_update
@@ -190,7 +192,9 @@ async def refused(
     return error
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10.0) -> None:
+async def eventually(
+    check: Callable[[], Awaitable[bool]], what: str, timeout: float = 10.0
+) -> None:
     """Wait for something the server does on its own (noticing a closed stream, say).
 
     Not a timing assumption: it polls until the condition holds and fails after `timeout`.

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-
 from switchboard.v1 import admin_pb2, common_pb2, desktop_pb2, gateway_pb2, supervisor_pb2
+
 from tests.integration.support import (
     ACTIVE,
     AVAILABLE,
@@ -50,7 +50,7 @@ agents:
 UNKNOWN_CID = "0123456789abcdef0123456789abcdef"
 
 
-async def started(harness) -> Centre:  # noqa: ANN001
+async def started(harness) -> Centre:
     return await Centre.start(harness, CONFIG)
 
 
@@ -70,7 +70,9 @@ def close(agent_id: str, cid: str) -> desktop_pb2.CloseConversationRequest:
     return desktop_pb2.CloseConversationRequest(agent_id=agent_id, conversation_id=cid)
 
 
-async def connect_error(centre: Centre, request: desktop_pb2.ConnectRequest) -> grpc.aio.AioRpcError:
+async def connect_error(
+    centre: Centre, request: desktop_pb2.ConnectRequest
+) -> grpc.aio.AioRpcError:
     """Open a desktop stream that the server must refuse; return the refusal."""
     call = centre.conn.desktop.Connect(request)
     with pytest.raises(grpc.aio.AioRpcError) as info:
@@ -99,7 +101,9 @@ async def still_flows(centre: Centre, agent_id: str) -> None:
     desktop = centre.desktops[agent_id]
     cid = (await centre.submit()).conversation_id
     conversation = await centre.conversation(cid)
-    assert conversation.agent_id == agent_id, f"new work went to {conversation.agent_id or 'nobody'}"
+    assert conversation.agent_id == agent_id, (
+        f"new work went to {conversation.agent_id or 'nobody'}"
+    )
     await desktop.accept(cid)
     await desktop.end(cid)
     await desktop.close(cid)
@@ -116,7 +120,8 @@ async def test_unknown_work_stream_is_not_found_and_creates_nothing(harness) -> 
     before = await centre.snapshot()
     error = await refused(
         centre.conn.gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(work_stream_id="chatt")),
-        NOT_FOUND, "'chatt'",
+        NOT_FOUND,
+        "'chatt'",
     )
     assert "chat" in error.details().split("known:")[1], "the message should list the known streams"
     assert await centre.snapshot() == before
@@ -127,7 +132,8 @@ async def test_empty_work_stream_id_is_invalid(harness) -> None:
     centre = await started(harness)
     await refused(
         centre.conn.gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(work_stream_id="")),
-        INVALID, "work_stream_id",
+        INVALID,
+        "work_stream_id",
     )
 
 
@@ -153,13 +159,21 @@ async def test_gateway_calls_without_a_conversation_id_are_invalid(harness, meth
     await refused(getattr(centre.conn.gateway, method)(request), INVALID, "conversation_id")
 
 
-@pytest.mark.parametrize("make", [accept, reject, end, close], ids=["accept", "reject", "end", "close"])
-async def test_desktop_calls_on_an_unknown_conversation_are_not_found(harness, make) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    "make", [accept, reject, end, close], ids=["accept", "reject", "end", "close"]
+)
+async def test_desktop_calls_on_an_unknown_conversation_are_not_found(harness, make) -> None:
     centre = await started(harness)
     await centre.signin("a1")
-    method = {accept: "AcceptOffer", reject: "RejectOffer", end: "EndConversation",
-              close: "CloseConversation"}[make]
-    await refused(getattr(centre.conn.desktop, method)(make("a1", UNKNOWN_CID)), NOT_FOUND, UNKNOWN_CID)
+    method = {
+        accept: "AcceptOffer",
+        reject: "RejectOffer",
+        end: "EndConversation",
+        close: "CloseConversation",
+    }[make]
+    await refused(
+        getattr(centre.conn.desktop, method)(make("a1", UNKNOWN_CID)), NOT_FOUND, UNKNOWN_CID
+    )
     await refused(getattr(centre.conn.desktop, method)(make("a1", "")), INVALID, "conversation_id")
 
 
@@ -168,7 +182,9 @@ async def test_desktop_calls_on_an_unknown_conversation_are_not_found(harness, m
 
 async def test_connect_as_an_unknown_agent_is_not_found(harness) -> None:
     centre = await started(harness)
-    error = await connect_error(centre, desktop_pb2.ConnectRequest(agent_id="ghost", presence=AVAILABLE))
+    error = await connect_error(
+        centre, desktop_pb2.ConnectRequest(agent_id="ghost", presence=AVAILABLE)
+    )
     assert error.code() == NOT_FOUND, error
     assert "'ghost'" in error.details()
     error = await connect_error(centre, desktop_pb2.ConnectRequest(agent_id=""))
@@ -179,18 +195,27 @@ async def test_connect_as_an_unknown_agent_is_not_found(harness) -> None:
 async def test_set_presence_for_an_unknown_agent_is_not_found(harness) -> None:
     centre = await started(harness)
     await refused(
-        centre.conn.desktop.SetPresence(desktop_pb2.SetPresenceRequest(agent_id="ghost", presence=AVAILABLE)),
-        NOT_FOUND, "'ghost'",
+        centre.conn.desktop.SetPresence(
+            desktop_pb2.SetPresenceRequest(agent_id="ghost", presence=AVAILABLE)
+        ),
+        NOT_FOUND,
+        "'ghost'",
     )
 
 
-@pytest.mark.parametrize("make", [accept, reject, end, close], ids=["accept", "reject", "end", "close"])
-async def test_desktop_calls_from_an_unknown_agent_are_not_found(harness, make) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(
+    "make", [accept, reject, end, close], ids=["accept", "reject", "end", "close"]
+)
+async def test_desktop_calls_from_an_unknown_agent_are_not_found(harness, make) -> None:
     centre = await started(harness)
     cid = await offered_to_a1(centre)
     before = await centre.snapshot()
-    method = {accept: "AcceptOffer", reject: "RejectOffer", end: "EndConversation",
-              close: "CloseConversation"}[make]
+    method = {
+        accept: "AcceptOffer",
+        reject: "RejectOffer",
+        end: "EndConversation",
+        close: "CloseConversation",
+    }[make]
     await refused(getattr(centre.conn.desktop, method)(make("ghost", cid)), NOT_FOUND, "'ghost'")
     assert await centre.snapshot() == before
     conversation = await centre.conversation(cid)
@@ -199,11 +224,19 @@ async def test_desktop_calls_from_an_unknown_agent_are_not_found(harness, make) 
 
 async def test_supervisor_look_ups_of_unknown_ids_are_not_found(harness) -> None:
     centre = await started(harness)
-    await refused(centre.conn.supervisor.GetAgent(supervisor_pb2.GetAgentRequest(agent_id="ghost")),
-                  NOT_FOUND, "'ghost'")
-    await refused(centre.conn.supervisor.GetQueue(supervisor_pb2.GetQueueRequest(queue_id="q9")),
-                  NOT_FOUND, "'q9'")
-    await refused(centre.conn.supervisor.GetQueue(supervisor_pb2.GetQueueRequest()), INVALID, "queue_id")
+    await refused(
+        centre.conn.supervisor.GetAgent(supervisor_pb2.GetAgentRequest(agent_id="ghost")),
+        NOT_FOUND,
+        "'ghost'",
+    )
+    await refused(
+        centre.conn.supervisor.GetQueue(supervisor_pb2.GetQueueRequest(queue_id="q9")),
+        NOT_FOUND,
+        "'q9'",
+    )
+    await refused(
+        centre.conn.supervisor.GetQueue(supervisor_pb2.GetQueueRequest()), INVALID, "queue_id"
+    )
 
 
 # --- presence -------------------------------------------------------------------------
@@ -211,16 +244,26 @@ async def test_supervisor_look_ups_of_unknown_ids_are_not_found(harness) -> None
 
 @pytest.mark.parametrize(
     ("value", "mention"),
-    [(common_pb2.PRESENCE_UNSPECIFIED, "got 0"), (INACTIVE, "INACTIVE"), (99, "got 99"), (-1, "got -1")],
+    [
+        (common_pb2.PRESENCE_UNSPECIFIED, "got 0"),
+        (INACTIVE, "INACTIVE"),
+        (99, "got 99"),
+        (-1, "got -1"),
+    ],
     ids=["unspecified", "inactive", "out-of-range", "negative"],
 )
-async def test_set_presence_refuses_values_an_agent_cannot_choose(harness, value: int, mention: str) -> None:
+async def test_set_presence_refuses_values_an_agent_cannot_choose(
+    harness, value: int, mention: str
+) -> None:
     centre = await started(harness)
     await centre.signin("a1")
     before = await centre.snapshot()
     error = await refused(
-        centre.conn.desktop.SetPresence(desktop_pb2.SetPresenceRequest(agent_id="a1", presence=value)),
-        INVALID, mention,
+        centre.conn.desktop.SetPresence(
+            desktop_pb2.SetPresenceRequest(agent_id="a1", presence=value)
+        ),
+        INVALID,
+        mention,
     )
     assert "presence" in error.details().lower()
     assert await centre.snapshot() == before
@@ -237,15 +280,20 @@ async def test_connect_with_an_out_of_range_presence_is_invalid(harness) -> None
     assert not agent.connected
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: Connect(presence=INACTIVE) is refused only after the new stream has replaced the "
-    "agent's open desktop: the good stream is ended (ABORTED), the agent goes offline and its "
-    "ringing offer is declined 'agent disconnected'. Validate the presence before replacing."
-))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: Connect(presence=INACTIVE) is refused only after the new stream has replaced the "
+        "agent's open desktop: the good stream is ended (ABORTED), the agent goes offline and its "
+        "ringing offer is declined 'agent disconnected'. Validate the presence before replacing."
+    ),
+)
 async def test_connect_with_inactive_presence_leaves_the_open_desktop_alone(harness) -> None:
     centre = await started(harness)
     cid = await offered_to_a1(centre)
-    error = await connect_error(centre, desktop_pb2.ConnectRequest(agent_id="a1", presence=INACTIVE))
+    error = await connect_error(
+        centre, desktop_pb2.ConnectRequest(agent_id="a1", presence=INACTIVE)
+    )
     assert error.code() == INVALID, error
     assert "INACTIVE" in error.details()
     await centre.settle()
@@ -256,11 +304,15 @@ async def test_connect_with_inactive_presence_leaves_the_open_desktop_alone(harn
     assert withdrawals(centre.desktops["a1"]) == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: SetPresence(AVAILABLE) is accepted for an agent with no desktop stream, and work is "
-    "then offered to that agent, whom nobody can answer, until the offer times out. Either "
-    "refuse it (FAILED_PRECONDITION: connect first) or never offer work to a disconnected agent."
-))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: SetPresence(AVAILABLE) is accepted for an agent with no desktop stream, and work is "
+        "then offered to that agent, whom nobody can answer, until the offer times out. Either "
+        "refuse it (FAILED_PRECONDITION: connect first) or never offer work to a disconnected "
+        "agent."
+    ),
+)
 async def test_work_is_not_offered_to_an_agent_who_has_no_desktop(harness) -> None:
     centre = await started(harness)
     try:
@@ -375,7 +427,9 @@ async def test_closing_before_ending_fails_then_the_normal_order_works(harness) 
     centre = await started(harness)
     cid = await active_at_a1(centre)
     before = await centre.snapshot()
-    error = await refused(centre.conn.desktop.CloseConversation(close("a1", cid)), PRECONDITION, cid)
+    error = await refused(
+        centre.conn.desktop.CloseConversation(close("a1", cid)), PRECONDITION, cid
+    )
     assert "active" in error.details() and "wrap-up" in error.details()
     assert await centre.snapshot() == before
     assert (await centre.conversation(cid)).state == ACTIVE
@@ -398,13 +452,19 @@ async def test_abandoning_a_closed_conversation_fails(harness) -> None:
     cid = (await centre.submit()).conversation_id
     assert await centre.abandon(cid) == CLOSED
     error = await refused(
-        centre.conn.gateway.AbandonConversation(gateway_pb2.AbandonConversationRequest(conversation_id=cid)),
-        PRECONDITION, cid,
+        centre.conn.gateway.AbandonConversation(
+            gateway_pb2.AbandonConversationRequest(conversation_id=cid)
+        ),
+        PRECONDITION,
+        cid,
     )
     assert "closed" in error.details()
     await refused(
-        centre.conn.gateway.EndConversation(gateway_pb2.GatewayEndConversationRequest(conversation_id=cid)),
-        PRECONDITION, cid,
+        centre.conn.gateway.EndConversation(
+            gateway_pb2.GatewayEndConversationRequest(conversation_id=cid)
+        ),
+        PRECONDITION,
+        cid,
     )
     conversation = await centre.conversation(cid)
     assert conversation.state == CLOSED
@@ -417,8 +477,11 @@ async def test_abandoning_work_in_wrap_up_fails(harness) -> None:
     await centre.desktops["a1"].end(cid)
     await centre.settle()
     error = await refused(
-        centre.conn.gateway.AbandonConversation(gateway_pb2.AbandonConversationRequest(conversation_id=cid)),
-        PRECONDITION, cid,
+        centre.conn.gateway.AbandonConversation(
+            gateway_pb2.AbandonConversationRequest(conversation_id=cid)
+        ),
+        PRECONDITION,
+        cid,
     )
     assert "wrap_up" in error.details()
     assert (await centre.conversation(cid)).state == WRAP_UP
@@ -429,13 +492,20 @@ async def test_the_customer_cannot_end_an_open_conversation(harness) -> None:
     cid = await offered_to_a1(centre)
     before = await centre.snapshot()
     error = await refused(
-        centre.conn.gateway.EndConversation(gateway_pb2.GatewayEndConversationRequest(conversation_id=cid)),
-        PRECONDITION, cid,
+        centre.conn.gateway.EndConversation(
+            gateway_pb2.GatewayEndConversationRequest(conversation_id=cid)
+        ),
+        PRECONDITION,
+        cid,
     )
     assert "AbandonConversation" in error.details(), "the message should say what to call instead"
     assert await centre.snapshot() == before
     conversation = await centre.conversation(cid)
-    assert (conversation.state, conversation.agent_id, conversation.offer_pending) == (OPEN, "a1", True)
+    assert (conversation.state, conversation.agent_id, conversation.offer_pending) == (
+        OPEN,
+        "a1",
+        True,
+    )
 
 
 # --- sizes and characters -------------------------------------------------------------
@@ -444,21 +514,50 @@ async def test_the_customer_cannot_end_an_open_conversation(harness) -> None:
 async def test_ids_longer_than_128_characters_are_invalid(harness) -> None:
     centre = await started(harness)
     long_id = "a" * 129
-    await refused(centre.conn.desktop.SetPresence(
-        desktop_pb2.SetPresenceRequest(agent_id=long_id, presence=AVAILABLE)), INVALID, "agent_id", "128")
-    await refused(centre.conn.supervisor.GetAgent(supervisor_pb2.GetAgentRequest(agent_id=long_id)),
-                  INVALID, "agent_id", "128")
-    await refused(centre.conn.admin.UpsertAgent(admin_pb2.UpsertAgentRequest(agent_id=long_id)),
-                  INVALID, "agent_id", "128")
-    await refused(centre.conn.gateway.GetConversation(
-        gateway_pb2.GetConversationRequest(conversation_id="c" * 129)), INVALID, "conversation_id", "128")
-    await refused(centre.conn.gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(
-        work_stream_id="chat", customer=common_pb2.Customer(id="x" * 129))), INVALID, "customer.id", "128")
+    await refused(
+        centre.conn.desktop.SetPresence(
+            desktop_pb2.SetPresenceRequest(agent_id=long_id, presence=AVAILABLE)
+        ),
+        INVALID,
+        "agent_id",
+        "128",
+    )
+    await refused(
+        centre.conn.supervisor.GetAgent(supervisor_pb2.GetAgentRequest(agent_id=long_id)),
+        INVALID,
+        "agent_id",
+        "128",
+    )
+    await refused(
+        centre.conn.admin.UpsertAgent(admin_pb2.UpsertAgentRequest(agent_id=long_id)),
+        INVALID,
+        "agent_id",
+        "128",
+    )
+    await refused(
+        centre.conn.gateway.GetConversation(
+            gateway_pb2.GetConversationRequest(conversation_id="c" * 129)
+        ),
+        INVALID,
+        "conversation_id",
+        "128",
+    )
+    await refused(
+        centre.conn.gateway.SubmitWork(
+            gateway_pb2.SubmitWorkRequest(
+                work_stream_id="chat", customer=common_pb2.Customer(id="x" * 129)
+            )
+        ),
+        INVALID,
+        "customer.id",
+        "128",
+    )
     error = await connect_error(centre, desktop_pb2.ConnectRequest(agent_id=long_id))
     assert error.code() == INVALID and "agent_id" in error.details()
     # 128 is allowed.
     created = await centre.conn.admin.UpsertAgent(
-        admin_pb2.UpsertAgentRequest(agent_id="b" * 128, queue_ids=["q1"]))
+        admin_pb2.UpsertAgentRequest(agent_id="b" * 128, queue_ids=["q1"])
+    )
     assert created.created
     assert (await centre.agent("b" * 128)).agent_id == "b" * 128
 
@@ -466,15 +565,43 @@ async def test_ids_longer_than_128_characters_are_invalid(harness) -> None:
 async def test_context_values_over_4096_characters_are_invalid(harness) -> None:
     centre = await started(harness)
     before = await centre.snapshot()
-    await refused(centre.conn.gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(
-        work_stream_id="chat", context={"note": "x" * 4097})), INVALID, "context", "'note'", "4096")
-    await refused(centre.conn.gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(
-        work_stream_id="chat", customer=common_pb2.Customer(id="c1", attributes={"bio": "y" * 4097}))),
-        INVALID, "customer.attributes", "'bio'", "4096")
-    await refused(centre.conn.gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(
-        work_stream_id="chat", context={"": "empty key"})), INVALID, "context", "keys")
-    await refused(centre.conn.gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(
-        work_stream_id="chat", context={"k" * 129: "v"})), INVALID, "context", "keys")
+    await refused(
+        centre.conn.gateway.SubmitWork(
+            gateway_pb2.SubmitWorkRequest(work_stream_id="chat", context={"note": "x" * 4097})
+        ),
+        INVALID,
+        "context",
+        "'note'",
+        "4096",
+    )
+    await refused(
+        centre.conn.gateway.SubmitWork(
+            gateway_pb2.SubmitWorkRequest(
+                work_stream_id="chat",
+                customer=common_pb2.Customer(id="c1", attributes={"bio": "y" * 4097}),
+            )
+        ),
+        INVALID,
+        "customer.attributes",
+        "'bio'",
+        "4096",
+    )
+    await refused(
+        centre.conn.gateway.SubmitWork(
+            gateway_pb2.SubmitWorkRequest(work_stream_id="chat", context={"": "empty key"})
+        ),
+        INVALID,
+        "context",
+        "keys",
+    )
+    await refused(
+        centre.conn.gateway.SubmitWork(
+            gateway_pb2.SubmitWorkRequest(work_stream_id="chat", context={"k" * 129: "v"})
+        ),
+        INVALID,
+        "context",
+        "keys",
+    )
     assert await centre.snapshot() == before
     ok = await centre.submit(context={"note": "x" * 4096})
     assert (await centre.conversation(ok.conversation_id)).context["note"] == "x" * 4096
@@ -482,11 +609,28 @@ async def test_context_values_over_4096_characters_are_invalid(harness) -> None:
 
 async def test_more_than_64_context_entries_are_invalid(harness) -> None:
     centre = await started(harness)
-    await refused(centre.conn.gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(
-        work_stream_id="chat", context={f"k{i}": "v" for i in range(65)})), INVALID, "context", "65", "64")
-    await refused(centre.conn.gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(
-        work_stream_id="chat", customer=common_pb2.Customer(attributes={f"k{i}": "v" for i in range(65)}))),
-        INVALID, "customer.attributes", "64")
+    await refused(
+        centre.conn.gateway.SubmitWork(
+            gateway_pb2.SubmitWorkRequest(
+                work_stream_id="chat", context={f"k{i}": "v" for i in range(65)}
+            )
+        ),
+        INVALID,
+        "context",
+        "65",
+        "64",
+    )
+    await refused(
+        centre.conn.gateway.SubmitWork(
+            gateway_pb2.SubmitWorkRequest(
+                work_stream_id="chat",
+                customer=common_pb2.Customer(attributes={f"k{i}": "v" for i in range(65)}),
+            )
+        ),
+        INVALID,
+        "customer.attributes",
+        "64",
+    )
     ok = await centre.submit(context={f"k{i}": "v" for i in range(64)})
     assert len((await centre.conversation(ok.conversation_id)).context) == 64
 
@@ -494,8 +638,15 @@ async def test_more_than_64_context_entries_are_invalid(harness) -> None:
 @pytest.mark.parametrize("priority", [1001, -1001, 2**31 - 1, -(2**31)])
 async def test_priority_out_of_range_is_invalid(harness, priority: int) -> None:
     centre = await started(harness)
-    await refused(centre.conn.gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(
-        work_stream_id="chat", priority=priority)), INVALID, "priority", str(priority), "-1000..1000")
+    await refused(
+        centre.conn.gateway.SubmitWork(
+            gateway_pb2.SubmitWorkRequest(work_stream_id="chat", priority=priority)
+        ),
+        INVALID,
+        "priority",
+        str(priority),
+        "-1000..1000",
+    )
     assert await centre.waiting("q1") == []
 
 
@@ -509,37 +660,85 @@ async def test_priority_at_the_limits_is_accepted(harness) -> None:
 @pytest.mark.parametrize("rating", [11, -1, 1000])
 async def test_skill_ratings_outside_0_to_10_are_invalid(harness, rating: int) -> None:
     centre = await started(harness)
-    await refused(centre.conn.gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(
-        work_stream_id="chat", required_skills={"french": rating})),
-        INVALID, "required_skills", "'french'", str(rating), "0..10")
-    await refused(centre.conn.admin.UpsertAgent(admin_pb2.UpsertAgentRequest(
-        agent_id="a1", skills={"french": rating}, queue_ids=["q1"])),
-        INVALID, "skills", "'french'", str(rating))
+    await refused(
+        centre.conn.gateway.SubmitWork(
+            gateway_pb2.SubmitWorkRequest(work_stream_id="chat", required_skills={"french": rating})
+        ),
+        INVALID,
+        "required_skills",
+        "'french'",
+        str(rating),
+        "0..10",
+    )
+    await refused(
+        centre.conn.admin.UpsertAgent(
+            admin_pb2.UpsertAgentRequest(agent_id="a1", skills={"french": rating}, queue_ids=["q1"])
+        ),
+        INVALID,
+        "skills",
+        "'french'",
+        str(rating),
+    )
     agent = await centre.agent("a1")
     assert dict(agent.skills) == {}, "a refused upsert must not change the agent"
 
 
 async def test_too_many_skills_are_invalid(harness) -> None:
     centre = await started(harness)
-    await refused(centre.conn.gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(
-        work_stream_id="chat", required_skills={f"s{i}": 1 for i in range(33)})),
-        INVALID, "required_skills", "32")
+    await refused(
+        centre.conn.gateway.SubmitWork(
+            gateway_pb2.SubmitWorkRequest(
+                work_stream_id="chat", required_skills={f"s{i}": 1 for i in range(33)}
+            )
+        ),
+        INVALID,
+        "required_skills",
+        "32",
+    )
 
 
-@pytest.mark.parametrize("bad", ["a\n1", "a\x001", "a\t1", "a\x7f1", "\u200b"],
-                         ids=["newline", "nul", "tab", "del", "zero-width-space"])
+@pytest.mark.parametrize(
+    "bad",
+    ["a\n1", "a\x001", "a\t1", "a\x7f1", "\u200b"],
+    ids=["newline", "nul", "tab", "del", "zero-width-space"],
+)
 async def test_ids_with_unprintable_characters_are_invalid(harness, bad: str) -> None:
     centre = await started(harness)
-    await refused(centre.conn.desktop.SetPresence(
-        desktop_pb2.SetPresenceRequest(agent_id=bad, presence=AVAILABLE)), INVALID, "agent_id", "printable")
-    await refused(centre.conn.gateway.GetConversation(
-        gateway_pb2.GetConversationRequest(conversation_id=bad)), INVALID, "conversation_id", "printable")
-    await refused(centre.conn.gateway.SubmitWork(
-        gateway_pb2.SubmitWorkRequest(work_stream_id=bad)), INVALID, "work_stream_id", "printable")
-    await refused(centre.conn.admin.UpsertAgent(
-        admin_pb2.UpsertAgentRequest(agent_id="fine", queue_ids=[bad])), INVALID, "queue_ids", "printable")
-    await refused(centre.conn.supervisor.GetAgent(supervisor_pb2.GetAgentRequest(agent_id="fine")),
-                  NOT_FOUND, "'fine'")
+    await refused(
+        centre.conn.desktop.SetPresence(
+            desktop_pb2.SetPresenceRequest(agent_id=bad, presence=AVAILABLE)
+        ),
+        INVALID,
+        "agent_id",
+        "printable",
+    )
+    await refused(
+        centre.conn.gateway.GetConversation(
+            gateway_pb2.GetConversationRequest(conversation_id=bad)
+        ),
+        INVALID,
+        "conversation_id",
+        "printable",
+    )
+    await refused(
+        centre.conn.gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(work_stream_id=bad)),
+        INVALID,
+        "work_stream_id",
+        "printable",
+    )
+    await refused(
+        centre.conn.admin.UpsertAgent(
+            admin_pb2.UpsertAgentRequest(agent_id="fine", queue_ids=[bad])
+        ),
+        INVALID,
+        "queue_ids",
+        "printable",
+    )
+    await refused(
+        centre.conn.supervisor.GetAgent(supervisor_pb2.GetAgentRequest(agent_id="fine")),
+        NOT_FOUND,
+        "'fine'",
+    )
 
 
 # --- administration -------------------------------------------------------------------
@@ -549,8 +748,12 @@ async def test_advance_clock_on_a_system_clock_server_is_a_failed_precondition(h
     conn = await harness.start(CONFIG, manual_clock=False)
     clock = await conn.admin.GetClock(admin_pb2.GetClockRequest())
     assert not clock.manual
-    await refused(conn.admin.AdvanceClock(admin_pb2.AdvanceClockRequest(to=at(60))),
-                  PRECONDITION, "system clock", "manual")
+    await refused(
+        conn.admin.AdvanceClock(admin_pb2.AdvanceClockRequest(to=at(60))),
+        PRECONDITION,
+        "system clock",
+        "manual",
+    )
     # Without a target it only waits for the engine to settle, on either clock.
     settled = await conn.admin.AdvanceClock(admin_pb2.AdvanceClockRequest())
     assert settled.timers_fired == 0
@@ -567,34 +770,59 @@ async def test_the_manual_clock_never_moves_backwards(harness) -> None:
 async def test_upsert_agent_into_an_unknown_queue_is_not_found_and_creates_nothing(harness) -> None:
     centre = await started(harness)
     before = await centre.snapshot()
-    await refused(centre.conn.admin.UpsertAgent(
-        admin_pb2.UpsertAgentRequest(agent_id="a9", queue_ids=["q1", "nope"])), NOT_FOUND, "nope")
-    await refused(centre.conn.supervisor.GetAgent(supervisor_pb2.GetAgentRequest(agent_id="a9")),
-                  NOT_FOUND, "a9")
-    await refused(centre.conn.admin.UpsertAgent(
-        admin_pb2.UpsertAgentRequest(agent_id="a1", queue_ids=["nope"])), NOT_FOUND, "nope")
+    await refused(
+        centre.conn.admin.UpsertAgent(
+            admin_pb2.UpsertAgentRequest(agent_id="a9", queue_ids=["q1", "nope"])
+        ),
+        NOT_FOUND,
+        "nope",
+    )
+    await refused(
+        centre.conn.supervisor.GetAgent(supervisor_pb2.GetAgentRequest(agent_id="a9")),
+        NOT_FOUND,
+        "a9",
+    )
+    await refused(
+        centre.conn.admin.UpsertAgent(
+            admin_pb2.UpsertAgentRequest(agent_id="a1", queue_ids=["nope"])
+        ),
+        NOT_FOUND,
+        "nope",
+    )
     assert await centre.snapshot() == before
     assert list((await centre.agent("a1")).queue_ids) == ["q1"]
 
 
 async def test_upsert_agent_with_a_negative_capacity_is_invalid(harness) -> None:
     centre = await started(harness)
-    await refused(centre.conn.admin.UpsertAgent(
-        admin_pb2.UpsertAgentRequest(agent_id="a9", capacity=-1, queue_ids=["q1"])), INVALID, "capacity")
-    await refused(centre.conn.supervisor.GetAgent(supervisor_pb2.GetAgentRequest(agent_id="a9")),
-                  NOT_FOUND, "a9")
+    await refused(
+        centre.conn.admin.UpsertAgent(
+            admin_pb2.UpsertAgentRequest(agent_id="a9", capacity=-1, queue_ids=["q1"])
+        ),
+        INVALID,
+        "capacity",
+    )
+    await refused(
+        centre.conn.supervisor.GetAgent(supervisor_pb2.GetAgentRequest(agent_id="a9")),
+        NOT_FOUND,
+        "a9",
+    )
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: UpsertAgent(queue_ids=[q1, q1]) is accepted as is: GetAgent then lists q1 twice and "
-    "the agent asks q1 twice in every assignment round. Refuse it (INVALID_ARGUMENT naming "
-    "queue_ids) or keep each queue once."
-))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: UpsertAgent(queue_ids=[q1, q1]) is accepted as is: GetAgent then lists q1 twice and "
+        "the agent asks q1 twice in every assignment round. Refuse it (INVALID_ARGUMENT naming "
+        "queue_ids) or keep each queue once."
+    ),
+)
 async def test_upsert_agent_with_a_queue_listed_twice(harness) -> None:
     centre = await started(harness)
     try:
         await centre.conn.admin.UpsertAgent(
-            admin_pb2.UpsertAgentRequest(agent_id="a9", queue_ids=["q1", "q1"]))
+            admin_pb2.UpsertAgentRequest(agent_id="a9", queue_ids=["q1", "q1"])
+        )
     except grpc.aio.AioRpcError as exc:
         assert exc.code() == INVALID and "queue_ids" in exc.details(), exc
         return
@@ -624,13 +852,27 @@ async def test_a_burst_of_bad_calls_changes_nothing(harness) -> None:
         (desktop.EndConversation(end("a2", ringing)), PRECONDITION),
         (desktop.CloseConversation(close("a1", active)), PRECONDITION),
         (desktop.CloseConversation(close("a2", waiting)), PRECONDITION),
-        (gateway.EndConversation(gateway_pb2.GatewayEndConversationRequest(conversation_id=ringing)),
-         PRECONDITION),
-        (gateway.EndConversation(gateway_pb2.GatewayEndConversationRequest(conversation_id=waiting)),
-         PRECONDITION),
-        (desktop.SetPresence(desktop_pb2.SetPresenceRequest(agent_id="a2", presence=INACTIVE)), INVALID),
+        (
+            gateway.EndConversation(
+                gateway_pb2.GatewayEndConversationRequest(conversation_id=ringing)
+            ),
+            PRECONDITION,
+        ),
+        (
+            gateway.EndConversation(
+                gateway_pb2.GatewayEndConversationRequest(conversation_id=waiting)
+            ),
+            PRECONDITION,
+        ),
+        (
+            desktop.SetPresence(desktop_pb2.SetPresenceRequest(agent_id="a2", presence=INACTIVE)),
+            INVALID,
+        ),
         (desktop.SetPresence(desktop_pb2.SetPresenceRequest(agent_id="a1", presence=0)), INVALID),
-        (gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(work_stream_id="chat", priority=5000)), INVALID),
+        (
+            gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(work_stream_id="chat", priority=5000)),
+            INVALID,
+        ),
         (gateway.SubmitWork(gateway_pb2.SubmitWorkRequest(work_stream_id="voice")), NOT_FOUND),
         (desktop.AcceptOffer(accept("ghost", ringing)), NOT_FOUND),
     ]
@@ -650,28 +892,41 @@ async def test_a_burst_of_bad_calls_changes_nothing(harness) -> None:
     assert offers(centre.desktops["a1"]) == [active, waiting]
 
 
-async def test_refused_calls_on_a_journal_only_conversation_say_it_is_closed(harness, tmp_path: Path) -> None:
+async def test_refused_calls_on_a_journal_only_conversation_say_it_is_closed(
+    harness, tmp_path: Path
+) -> None:
     """After a restart a closed conversation is served from the journal; calls on it are
     refused as closed, like before the restart (see also test_lifecycle's restart test)."""
     db = str(tmp_path / "journal.db")
     centre = await Centre.start(harness, CONFIG, db=db)
     cid = (await centre.submit()).conversation_id
     await centre.abandon(cid)
-    await refused(centre.conn.gateway.AbandonConversation(
-        gateway_pb2.AbandonConversationRequest(conversation_id=cid)), PRECONDITION, cid, "closed")
+    await refused(
+        centre.conn.gateway.AbandonConversation(
+            gateway_pb2.AbandonConversationRequest(conversation_id=cid)
+        ),
+        PRECONDITION,
+        cid,
+        "closed",
+    )
     await harness.stop()
     centre = await Centre.start(harness, CONFIG, db=db)
     assert (await centre.conversation(cid)).state == CLOSED
     await _journal_only_refusals(centre, cid)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: after a restart, a conversation that GetConversation returns as CLOSED (from the "
-    "journal) is 'unknown' (NOT_FOUND) to AbandonConversation, EndConversation and the desktop "
-    "calls; before the restart the same calls said FAILED_PRECONDITION 'is closed'. The same "
-    "happens once it falls out of the in-memory recently-closed cache."
-))
-async def test_calls_on_a_journal_only_conversation_are_failed_precondition(harness, tmp_path: Path) -> None:
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: after a restart, a conversation that GetConversation returns as CLOSED (from the "
+        "journal) is 'unknown' (NOT_FOUND) to AbandonConversation, EndConversation and the desktop "
+        "calls; before the restart the same calls said FAILED_PRECONDITION 'is closed'. The same "
+        "happens once it falls out of the in-memory recently-closed cache."
+    ),
+)
+async def test_calls_on_a_journal_only_conversation_are_failed_precondition(
+    harness, tmp_path: Path
+) -> None:
     db = str(tmp_path / "journal.db")
     centre = await Centre.start(harness, CONFIG, db=db)
     cid = (await centre.submit()).conversation_id
@@ -679,10 +934,21 @@ async def test_calls_on_a_journal_only_conversation_are_failed_precondition(harn
     await harness.stop()
     centre = await Centre.start(harness, CONFIG, db=db)
     await centre.signin("a1")
-    await refused(centre.conn.gateway.AbandonConversation(
-        gateway_pb2.AbandonConversationRequest(conversation_id=cid)), PRECONDITION, cid, "closed")
-    await refused(centre.conn.gateway.EndConversation(
-        gateway_pb2.GatewayEndConversationRequest(conversation_id=cid)), PRECONDITION, cid)
+    await refused(
+        centre.conn.gateway.AbandonConversation(
+            gateway_pb2.AbandonConversationRequest(conversation_id=cid)
+        ),
+        PRECONDITION,
+        cid,
+        "closed",
+    )
+    await refused(
+        centre.conn.gateway.EndConversation(
+            gateway_pb2.GatewayEndConversationRequest(conversation_id=cid)
+        ),
+        PRECONDITION,
+        cid,
+    )
     await refused(centre.conn.desktop.AcceptOffer(accept("a1", cid)), PRECONDITION, cid)
 
 
@@ -691,8 +957,12 @@ async def _journal_only_refusals(centre: Centre, cid: str) -> None:
     await centre.signin("a1")
     before = await centre.snapshot()
     for call in [
-        centre.conn.gateway.AbandonConversation(gateway_pb2.AbandonConversationRequest(conversation_id=cid)),
-        centre.conn.gateway.EndConversation(gateway_pb2.GatewayEndConversationRequest(conversation_id=cid)),
+        centre.conn.gateway.AbandonConversation(
+            gateway_pb2.AbandonConversationRequest(conversation_id=cid)
+        ),
+        centre.conn.gateway.EndConversation(
+            gateway_pb2.GatewayEndConversationRequest(conversation_id=cid)
+        ),
         centre.conn.desktop.AcceptOffer(accept("a1", cid)),
     ]:
         with pytest.raises(grpc.aio.AioRpcError) as info:

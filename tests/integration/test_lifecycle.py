@@ -9,13 +9,13 @@ from pathlib import Path
 
 import grpc
 import pytest
+from switchboard.clients.connection import Desktop
+from switchboard.v1 import common_pb2, desktop_pb2, gateway_pb2, supervisor_pb2
 
-from switchboard.v1 import common_pb2, desktop_pb2, supervisor_pb2
 from tests.integration.support import (
     ACTIVE,
     AVAILABLE,
     AWAY,
-    BUSY,
     BUSY_DND,
     CLOSED,
     INACTIVE,
@@ -23,7 +23,6 @@ from tests.integration.support import (
     OPEN,
     WRAP_UP,
     Centre,
-    at,
     eventually,
     kinds,
     last_offer,
@@ -56,11 +55,11 @@ agents:
 """
 
 
-def agent_updates(desktop) -> list[common_pb2.Presence]:  # noqa: ANN001
+def agent_updates(desktop: Desktop) -> list[desktop_pb2.AgentUpdate]:
     return [m.agent_update for m in desktop.messages if m.HasField("agent_update")]
 
 
-def presences(desktop) -> list[str]:  # noqa: ANN001
+def presences(desktop: Desktop) -> list[str]:
     """The presences the desktop was told, each change once."""
     result: list[str] = []
     for update in agent_updates(desktop):
@@ -95,7 +94,8 @@ async def test_offer_accept_end_close_reaches_the_desktop_in_order(harness) -> N
     assert seconds(offer.expires_at) == 35
     await centre.settle(8)
     response = await centre.conn.desktop.AcceptOffer(
-        desktop_pb2.AcceptOfferRequest(agent_id="a1", conversation_id=cid))
+        desktop_pb2.AcceptOfferRequest(agent_id="a1", conversation_id=cid)
+    )
     assert (response.conversation.state, response.conversation.agent_id) == (ACTIVE, "a1")
     assert not response.conversation.offer_pending
     await centre.settle(60)
@@ -105,7 +105,12 @@ async def test_offer_accept_end_close_reaches_the_desktop_in_order(harness) -> N
     await centre.settle()
 
     events = [k for k in kinds(desktop) if not k.startswith("agent ")]
-    assert events == [f"offer {cid}", f"assignment {cid}", f"update {cid} WRAP_UP", f"update {cid} CLOSED"]
+    assert events == [
+        f"offer {cid}",
+        f"assignment {cid}",
+        f"update {cid} WRAP_UP",
+        f"update {cid} CLOSED",
+    ]
     assert presences(desktop) == ["AVAILABLE", "BUSY_DND", "AVAILABLE"]
     # Capacity is reserved by the offer, before the assignment.
     sequence = kinds(desktop)
@@ -114,12 +119,26 @@ async def test_offer_accept_end_close_reaches_the_desktop_in_order(harness) -> N
     assert list(agent_updates(desktop)[-1].conversation_ids) == []
     # One sequence number per message, counting up by one; times follow the clock.
     assert [m.sequence for m in desktop.messages] == list(range(1, len(desktop.messages) + 1))
-    times = {m.WhichOneof("event") + (f" {m.conversation_update.state}" if m.HasField("conversation_update") else ""):
-             seconds(m.at) for m in desktop.messages if not m.HasField("agent_update")}
-    assert times == {"offer": 5, "assignment": 8, f"conversation_update {WRAP_UP}": 60,
-                     f"conversation_update {CLOSED}": 90}
-    assert [seconds(m.at) for m in desktop.messages] == sorted(seconds(m.at) for m in desktop.messages)
-    wrap_up = next(m.conversation_update for m in desktop.messages if m.HasField("conversation_update"))
+    times = {
+        m.WhichOneof("event")
+        + (f" {m.conversation_update.state}" if m.HasField("conversation_update") else ""): seconds(
+            m.at
+        )
+        for m in desktop.messages
+        if not m.HasField("agent_update")
+    }
+    assert times == {
+        "offer": 5,
+        "assignment": 8,
+        f"conversation_update {WRAP_UP}": 60,
+        f"conversation_update {CLOSED}": 90,
+    }
+    assert [seconds(m.at) for m in desktop.messages] == sorted(
+        seconds(m.at) for m in desktop.messages
+    )
+    wrap_up = next(
+        m.conversation_update for m in desktop.messages if m.HasField("conversation_update")
+    )
     assert wrap_up.reason == "ended by agent"
 
     conversation = await centre.conversation(cid)
@@ -134,31 +153,40 @@ async def test_a_customer_ending_active_work_puts_it_in_wrap_up_at_the_desktop(h
     cid = (await centre.submit()).conversation_id
     await desktop.accept(cid)
     await centre.settle(10)
-    from switchboard.v1 import gateway_pb2
-
     response = await centre.conn.gateway.EndConversation(
-        gateway_pb2.GatewayEndConversationRequest(conversation_id=cid))
+        gateway_pb2.GatewayEndConversationRequest(conversation_id=cid)
+    )
     assert response.state == WRAP_UP
     await centre.settle()
     update = [m.conversation_update for m in desktop.messages if m.HasField("conversation_update")]
-    assert [(u.conversation_id, u.state, u.reason) for u in update] == [(cid, WRAP_UP, "ended by customer")]
+    assert [(u.conversation_id, u.state, u.reason) for u in update] == [
+        (cid, WRAP_UP, "ended by customer")
+    ]
     assert entry(await centre.conversation(cid), "ended").detail == "ended by customer"
     await desktop.close(cid)
     await centre.settle()
     assert (await centre.conversation(cid)).state == CLOSED
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: accepting an offer changes the agent's held conversations but pushes no AgentUpdate, "
-    "so until the next change the desktop's last AgentUpdate.conversation_ids omits the "
-    "conversation it was just assigned (GetAgent already lists it)."
-))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: accepting an offer changes the agent's held conversations but pushes no AgentUpdate, "
+        "so until the next change the desktop's last AgentUpdate.conversation_ids omits the "
+        "conversation it was just assigned (GetAgent already lists it)."
+    ),
+)
 async def test_the_desktop_is_told_the_conversations_it_holds_after_accepting(harness) -> None:
-    centre = await Centre.start(harness, centre_yaml(agents="  - {id: a4, capacity: 2}",
-                                                     queues="  - {id: q4, members: [a4]}",
-                                                     stream="""  - id: chat4
+    centre = await Centre.start(
+        harness,
+        centre_yaml(
+            agents="  - {id: a4, capacity: 2}",
+            queues="  - {id: q4, members: [a4]}",
+            stream="""  - id: chat4
     channel: chat
-    fallback_queue: q4"""))
+    fallback_queue: q4""",
+        ),
+    )
     desktop = await centre.signin("a4")
     cid = (await centre.submit("chat4")).conversation_id
     await desktop.accept(cid)
@@ -264,12 +292,15 @@ async def test_a_desktop_that_disconnects_while_an_offer_rings_gives_it_back(har
     assert "agent disconnected" in entry(conversation, "declined").detail
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (SPEC 'Presence' and 'Conversation lifecycle'): an agent who drops while holding "
-    "active work and does not reconnect within the grace period (150 s) should lose it back to "
-    "the queue (Active -> Open); today the work stays Active with the offline agent for ever "
-    "(a chat has no Active auto-close), i.e. stranded."
-))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG (SPEC 'Presence' and 'Conversation lifecycle'): an agent who drops while holding "
+        "active work and does not reconnect within the grace period (150 s) should lose it back to "
+        "the queue (Active -> Open); today the work stays Active with the offline agent for ever "
+        "(a chat has no Active auto-close), i.e. stranded."
+    ),
+)
 async def test_active_work_of_an_agent_who_never_comes_back_returns_to_the_queue(harness) -> None:
     centre = await Centre.start(harness, centre_yaml())
     a1 = await centre.signin("a1")
@@ -285,7 +316,9 @@ async def test_active_work_of_an_agent_who_never_comes_back_returns_to_the_queue
     a2 = await centre.signin("a2")
     await centre.settle(10 + 151)
     conversation = await centre.conversation(cid)
-    assert conversation.agent_id == "a2", f"still with {conversation.agent_id} ({conversation.state})"
+    assert conversation.agent_id == "a2", (
+        f"still with {conversation.agent_id} ({conversation.state})"
+    )
     assert offers(a2) == [cid]
 
 
@@ -295,8 +328,6 @@ async def test_a_second_connect_ends_the_first_stream_with_aborted(harness) -> N
     await first.set_presence(AWAY)
     await centre.settle()
     seen = len(first.messages)
-    from switchboard.clients.connection import Desktop
-
     second = Desktop(centre.conn, "a1")
     await second.connect()
 
@@ -341,7 +372,7 @@ agents:
 """
 
 
-async def wrapped_up(harness, wrap: str) -> tuple[Centre, str, str]:  # noqa: ANN001
+async def wrapped_up(harness, wrap: str) -> tuple[Centre, str, str]:
     """a1 accepted a chat and ended it at t=10; a second chat and an email wait meanwhile."""
     centre = await Centre.start(harness, WRAP_CONFIG.format(wrap=wrap))
     a1 = await centre.signin("a1")
@@ -437,8 +468,12 @@ async def test_an_open_chat_nobody_answers_closes_after_20_minutes(harness) -> N
 
 
 async def test_auto_close_withdraws_a_ringing_offer_and_frees_the_agent(harness) -> None:
-    centre = await Centre.start(harness, centre_yaml(stream="""    auto_close: {open: 90}""").replace(
-        "offer_timeout_s: 30", "offer_timeout_s: 600"))
+    centre = await Centre.start(
+        harness,
+        centre_yaml(stream="""    auto_close: {open: 90}""").replace(
+            "offer_timeout_s: 30", "offer_timeout_s: 600"
+        ),
+    )
     a1 = await centre.signin("a1")
     cid = (await centre.submit()).conversation_id
     await centre.settle(90)
@@ -468,12 +503,15 @@ async def test_a_chat_left_in_wrap_up_closes_after_15_minutes(harness) -> None:
     assert "auto-closed" in updates[-1].reason
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (contract): Conversation.close_reason is documented in common.proto as a "
-    "machine-readable value ('abandoned', 'closed_by_agent', 'auto_close_wrap_up', ...) but "
-    "the server fills it with free text ('closed by agent', 'abandoned: hung up', "
-    "'auto-closed after 1200 s open')."
-))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG (contract): Conversation.close_reason is documented in common.proto as a "
+        "machine-readable value ('abandoned', 'closed_by_agent', 'auto_close_wrap_up', ...) but "
+        "the server fills it with free text ('closed by agent', 'abandoned: hung up', "
+        "'auto-closed after 1200 s open')."
+    ),
+)
 async def test_close_reasons_are_the_documented_machine_readable_values(harness) -> None:
     centre = await Centre.start(harness, centre_yaml())
     a1 = await centre.signin("a1")
@@ -487,7 +525,9 @@ async def test_close_reasons_are_the_documented_machine_readable_values(harness)
     await a1.set_presence(AWAY)
     timed_out = (await centre.submit()).conversation_id
     await centre.settle(1200)
-    reasons = [(await centre.conversation(c)).close_reason for c in (by_agent, abandoned, timed_out)]
+    reasons = [
+        (await centre.conversation(c)).close_reason for c in (by_agent, abandoned, timed_out)
+    ]
     assert reasons == ["closed_by_agent", "abandoned", "auto_close_open"]
 
 
@@ -503,7 +543,11 @@ work_streams:
     route:
       - {name: gold-customers, when: 'context.tier == "gold"', queue: vip}
       - {name: french, when: 'has(context.language) && context.language == "fr"', queue: french}
-      - {name: urgent, when: 'priority >= 5 || (has(customer.attributes.vip) && customer.attributes.vip == "yes")', queue: vip}
+      - name: urgent
+        when: >-
+          priority >= 5
+          || (has(customer.attributes.vip) && customer.attributes.vip == "yes")
+        queue: vip
   - id: voice
     channel: voice
     fallback_queue: phones
@@ -532,9 +576,23 @@ async def test_the_timeline_tells_the_whole_story(harness) -> None:
     await a1.close(cid)
     await centre.settle()
     conversation = await centre.conversation(cid)
-    assert timeline(conversation) == ["submitted", "routed", "offered", "accepted", "ended", "closed"]
+    assert timeline(conversation) == [
+        "submitted",
+        "routed",
+        "offered",
+        "accepted",
+        "ended",
+        "closed",
+    ]
     at_ = {e.kind: seconds(e.at) for e in conversation.timeline}
-    assert at_ == {"submitted": 1, "routed": 1, "offered": 1, "accepted": 3, "ended": 40, "closed": 45}
+    assert at_ == {
+        "submitted": 1,
+        "routed": 1,
+        "offered": 1,
+        "accepted": 3,
+        "ended": 40,
+        "closed": 45,
+    }
     assert "chat" in entry(conversation, "submitted").detail
     routed = entry(conversation, "routed")
     assert routed.queue_id == "vip"
@@ -543,21 +601,30 @@ async def test_the_timeline_tells_the_whole_story(harness) -> None:
     assert offered.agent_id == "a1" and "30" in offered.detail
     for kind in ("accepted", "ended", "closed"):
         assert entry(conversation, kind).agent_id == "a1", kind
-    assert (conversation.queue_id, conversation.agent_id, conversation.state) == ("vip", "a1", CLOSED)
+    assert (conversation.queue_id, conversation.agent_id, conversation.state) == (
+        "vip",
+        "a1",
+        CLOSED,
+    )
     assert seconds(conversation.created_at) == 1
     assert dict(conversation.context) == {"tier": "gold"}
 
 
 async def test_a_closed_conversation_is_still_there_in_memory_and_after_a_restart(
-    harness, tmp_path: Path,
+    harness,
+    tmp_path: Path,
 ) -> None:
     db = str(tmp_path / "journal.db")
     centre = await Centre.start(harness, ROUTED_CONFIG, db=db)
     a1 = await centre.signin("a1")
-    served = (await centre.submit(
-        context={"language": "fr"}, priority=3, required_skills={"french": 4},
-        customer=common_pb2.Customer(id="cust-7", attributes={"segment": "smb"}),
-    )).conversation_id
+    served = (
+        await centre.submit(
+            context={"language": "fr"},
+            priority=3,
+            required_skills={"french": 4},
+            customer=common_pb2.Customer(id="cust-7", attributes={"segment": "smb"}),
+        )
+    ).conversation_id
     await centre.settle(2)
     await a1.accept(served)
     left = (await centre.submit("voice")).conversation_id  # a1 is busy: it waits
@@ -568,7 +635,14 @@ async def test_a_closed_conversation_is_still_there_in_memory_and_after_a_restar
     await a1.close(served)
     await centre.settle()
     in_memory = {cid: await centre.conversation(cid) for cid in (served, left)}
-    assert timeline(in_memory[served]) == ["submitted", "routed", "offered", "accepted", "ended", "closed"]
+    assert timeline(in_memory[served]) == [
+        "submitted",
+        "routed",
+        "offered",
+        "accepted",
+        "ended",
+        "closed",
+    ]
     assert timeline(in_memory[left]) == ["submitted", "routed", "closed"]
     assert in_memory[left].channel == common_pb2.CHANNEL_VOICE
     assert in_memory[left].close_reason == "abandoned: hung up"
@@ -580,11 +654,14 @@ async def test_a_closed_conversation_is_still_there_in_memory_and_after_a_restar
         assert after == before, f"{cid} read back from the journal differs from what was served"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a conversation abandoned (or auto-closed) while its offer rings is CLOSED but still "
-    "reports offer_pending=true from memory (ConversationActor._leave_queue_or_agent never "
-    "clears it); read back from the journal after a restart it says false."
-))
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "BUG: a conversation abandoned (or auto-closed) while its offer rings is CLOSED but still "
+        "reports offer_pending=true from memory (ConversationActor._leave_queue_or_agent never "
+        "clears it); read back from the journal after a restart it says false."
+    ),
+)
 async def test_a_conversation_closed_while_its_offer_rang_has_no_offer_pending(harness) -> None:
     centre = await Centre.start(harness, ROUTED_CONFIG)
     await centre.signin("a1")
@@ -605,15 +682,33 @@ async def test_a_conversation_closed_while_its_offer_rang_has_no_offer_pending(h
         ({"context": {"tier": "gold", "language": "fr"}}, "vip", "rule 'gold-customers'"),
         ({"context": {"tier": "silver", "language": "fr"}}, "french", "rule 'french'"),
         ({"context": {"tier": "silver"}, "priority": 7}, "vip", "rule 'urgent'"),
+        (
+            {
+                "context": {"tier": "silver"},
+                "customer": common_pb2.Customer(id="c9", attributes={"vip": "yes"}),
+            },
+            "vip",
+            "rule 'urgent'",
+        ),
         ({"context": {"tier": "silver"}}, "general", "no rule matched"),
         # `context.tier` is missing: the first rule errors and the work goes to the fallback
         # without trying later rules (SPEC: "an error in a rule sends the work to the fallback").
         ({"context": {"language": "fr"}}, "general", "rule 'gold-customers' failed"),
         ({}, "general", "'tier'"),
     ],
-    ids=["first-rule", "second-rule", "priority", "no-match", "missing-key", "no-context"],
+    ids=[
+        "first-rule",
+        "second-rule",
+        "priority",
+        "customer-attribute",
+        "no-match",
+        "missing-key",
+        "no-context",
+    ],
 )
-async def test_route_rules_choose_the_queue_by_context(harness, fields: dict, queue: str, why: str) -> None:
+async def test_route_rules_choose_the_queue_by_context(
+    harness, fields: dict, queue: str, why: str
+) -> None:
     centre = await Centre.start(harness, ROUTED_CONFIG)
     response = await centre.submit(**fields)
     assert response.queue_id == queue
