@@ -44,6 +44,11 @@ if TYPE_CHECKING:
 
 NEVER = -math.inf
 
+# Why an offer ended without being accepted (OfferWithdrawn.reason on the desktop stream).
+REJECTED = "rejected"
+TIMED_OUT = "timed_out"
+AGENT_DISCONNECTED = "agent_disconnected"
+
 
 @dataclass(slots=True)
 class Held:
@@ -103,12 +108,12 @@ class AgentActor(LoopActor):
                 return self._accept(conversation_id)
             case m.RejectOffer(conversation_id):
                 self._decline(
-                    self._offered(conversation_id), "rejected", self.settings.after_reject
+                    self._offered(conversation_id), REJECTED, self.settings.after_reject
                 )
             case m.OfferExpired(conversation_id, token):
                 held = self.work.get(conversation_id)
                 if held is not None and held.state == "offered" and held.token == token:
-                    self._decline(held, "offer timed out", self.settings.after_missed_offer)
+                    self._decline(held, TIMED_OUT, self.settings.after_missed_offer)
             case m.AgentEnds(conversation_id):
                 return self._end(self._held(conversation_id, "active", "end"), by="agent")
             case m.CustomerEnded(conversation_id):
@@ -342,7 +347,7 @@ class AgentActor(LoopActor):
         self.chosen = Presence.OFFLINE
         self.log.info("agent.disconnected")
         for held in [h for h in self.work.values() if h.state == "offered"]:
-            self._decline(held, "agent disconnected", PresenceAfter.KEEP, counts=False)
+            self._decline(held, AGENT_DISCONNECTED, PresenceAfter.KEEP, counts=False)
         self._changed(gained_room=False)
 
     def _set_presence(self, presence: Presence) -> Presence:

@@ -17,6 +17,13 @@ if TYPE_CHECKING:
     from switchboard.actors.centre import Centre
 
 S = ConversationState
+
+# Why a conversation closed: machine-readable values of Conversation.close_reason
+# (auto-closes are "auto_close_<state>", e.g. "auto_close_open").
+ABANDONED = "abandoned"
+CLOSED_BY_AGENT = "closed_by_agent"
+
+DECLINE_WORDS = {"timed_out": "offer timed out", "agent_disconnected": "agent disconnected"}
 _log = structlog.get_logger("switchboard.conversation")
 
 
@@ -77,7 +84,7 @@ class ConversationActor(LoopActor):
             case m.Ended(by, agent_id):
                 self._move(Event.END, "ended", f"ended by {by}", agent_id=agent_id)
             case m.Closed(agent_id):
-                self._close("closed by agent", Event.CLOSE, agent_id=agent_id)
+                self._close(CLOSED_BY_AGENT, Event.CLOSE, "closed by the agent", agent_id=agent_id)
             case m.CustomerAbandons(reason):
                 return self._abandon(reason)
             case m.CustomerEnds():
@@ -102,6 +109,7 @@ class ConversationActor(LoopActor):
             f"routed to queue {work.queue_id} by {why}: " + "; ".join(trace),
             queue_id=work.queue_id,
         )
+        self._record("queued", f"waiting in queue {work.queue_id}", queue_id=work.queue_id)
         self._arm_timer()
         self.directory.queues[work.queue_id].tell(m.Enqueue(self.ticket))
         self.log.info("conversation.queued", work_stream_id=work.stream_id)
@@ -131,8 +139,9 @@ class ConversationActor(LoopActor):
             self.ticket.declines[agent_id] = self.ticket.declines.get(agent_id, 0) + 1
         self.agent_id = ""
         self.offer_pending = False
+        why = DECLINE_WORDS.get(reason, reason)
         self._record(
-            "declined", f"{reason} by {agent_id}; back to its place in the queue", agent_id=agent_id
+            "declined", f"{why} by {agent_id}; back to its place in the queue", agent_id=agent_id
         )
         self.directory.queues[self.ticket.work.queue_id].tell(m.Enqueue(self.ticket))
 
@@ -143,8 +152,9 @@ class ConversationActor(LoopActor):
             raise FailedPrecondition(
                 f"conversation {self.cid} is {self.state.value}: only open work can be abandoned"
             )
-        self._leave_queue_or_agent(f"abandoned: {reason}" if reason else "abandoned")
-        self._close(self.close_reason, Event.ABANDON)
+        detail = f"abandoned by the customer ({reason})" if reason else "abandoned by the customer"
+        self._leave_queue_or_agent(ABANDONED)
+        self._close(ABANDONED, Event.ABANDON, detail)
         return self.state
 
     def _customer_ends(self) -> ConversationState:
@@ -162,23 +172,26 @@ class ConversationActor(LoopActor):
         return self.state
 
     def _timed_out(self) -> None:
-        reason = f"auto-closed after {self._timeout_for(self.state):g} s {self.state.value}"
+        code = f"auto_close_{self.state.value}"
+        detail = f"auto-closed after {self._timeout_for(self.state):g} s {self.state.value}"
         if self.state is S.OPEN:
-            self._leave_queue_or_agent(reason)
+            self._leave_queue_or_agent(code)
         elif self.agent_id:
-            self.directory.agents[self.agent_id].tell(m.WithdrawOffer(self.cid, reason))
-        self._close(reason, Event.TIMEOUT)
+            self.directory.agents[self.agent_id].tell(m.WithdrawOffer(self.cid, code))
+        self._close(code, Event.TIMEOUT, detail)
 
     def _leave_queue_or_agent(self, reason: str) -> None:
-        self.close_reason = reason
+        """Open work leaves: out of the queue, or the ringing offer is withdrawn."""
         if self.offer_pending:
             self.directory.agents[self.agent_id].tell(m.WithdrawOffer(self.cid, reason))
+            self.offer_pending = False
+            self.agent_id = ""  # it was only offered, never held
         else:
             self.directory.queues[self.ticket.work.queue_id].tell(m.Withdraw(self.cid))
 
-    def _close(self, reason: str, event: Event, agent_id: str = "") -> None:
+    def _close(self, reason: str, event: Event, detail: str, agent_id: str = "") -> None:
         self.close_reason = reason
-        self._move(event, "closed", reason, agent_id=agent_id or self.agent_id)
+        self._move(event, "closed", detail, agent_id=agent_id or self.agent_id)
         self.directory.conversation_closed(self._snapshot())
         self.stop()
 

@@ -352,7 +352,7 @@ async def test_accepting_an_offer_withdrawn_because_the_customer_left_fails(harn
     centre = await started(harness)
     cid = await offered_to_a1(centre)
     assert await centre.abandon(cid, "hung up") == CLOSED
-    assert withdrawals(centre.desktops["a1"]) == [(cid, "abandoned: hung up")]
+    assert withdrawals(centre.desktops["a1"]) == [(cid, "abandoned")]
     await refused(centre.conn.desktop.AcceptOffer(accept("a1", cid)), PRECONDITION, cid, "a1")
     await refused(centre.conn.desktop.RejectOffer(reject("a1", cid)), PRECONDITION, cid)
     await centre.settle()
@@ -366,7 +366,7 @@ async def test_accepting_an_offer_that_timed_out_fails(harness) -> None:
     centre = await started(harness)
     cid = await offered_to_a1(centre)
     await centre.settle(30)
-    assert withdrawals(centre.desktops["a1"]) == [(cid, "offer timed out")]
+    assert withdrawals(centre.desktops["a1"]) == [(cid, "timed_out")]
     await refused(centre.conn.desktop.AcceptOffer(accept("a1", cid)), PRECONDITION, cid)
     conversation = await centre.conversation(cid)
     assert (conversation.state, conversation.agent_id) == (OPEN, "")
@@ -397,7 +397,7 @@ async def test_rejecting_work_never_offered_to_you_fails(harness) -> None:
     await refused(centre.conn.desktop.AcceptOffer(accept("a1", cid)), PRECONDITION, cid, "a1")
     assert await centre.waiting("q1") == [cid]
     conversation = await centre.conversation(cid)
-    assert [e.kind for e in conversation.timeline] == ["submitted", "routed"]
+    assert [e.kind for e in conversation.timeline] == ["submitted", "routed", "queued"]
 
 
 # --- ending and closing ---------------------------------------------------------------
