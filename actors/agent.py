@@ -107,9 +107,7 @@ class AgentActor(LoopActor):
             case m.AcceptOffer(conversation_id):
                 return self._accept(conversation_id)
             case m.RejectOffer(conversation_id):
-                self._decline(
-                    self._offered(conversation_id), REJECTED, self.settings.after_reject
-                )
+                self._decline(self._offered(conversation_id), REJECTED, self.settings.after_reject)
             case m.OfferExpired(conversation_id, token):
                 held = self.work.get(conversation_id)
                 if held is not None and held.state == "offered" and held.token == token:
@@ -248,6 +246,7 @@ class AgentActor(LoopActor):
         if conversation is not None:
             conversation.tell(m.Accepted(self.spec.id, "accepted"))
         self._push(AssignmentEvent(held.ticket.work))
+        self._push_update_if_changed()  # the desktop's list of held work just changed
         return conversation_id
 
     def _decline(
@@ -330,6 +329,8 @@ class AgentActor(LoopActor):
     # --- presence and connection -----------------------------------------------------
 
     def _connect(self, link: DesktopLink, presence: Presence | None) -> Presence:
+        if presence is not None:
+            _check_settable(presence)  # before anything changes: a refused connect is a no-op
         if self.link is not None:
             self.link.close("replaced by a newer connection")
         self.link = link
@@ -351,8 +352,13 @@ class AgentActor(LoopActor):
         self._changed(gained_room=False)
 
     def _set_presence(self, presence: Presence) -> Presence:
-        if presence is Presence.INACTIVE:
-            raise InvalidArgument("presence INACTIVE is set only by the engine")
+        _check_settable(presence)
+        if self.link is None and presence is not Presence.OFFLINE:
+            # Nobody could answer an offer: work would ring until it timed out.
+            raise FailedPrecondition(
+                f"agent {self.spec.id} has no desktop connected: open DesktopService.Connect "
+                f"(with the presence in it) before setting {presence.value}"
+            )
         was_receiving = self.presence
         self.chosen = presence
         self.log.info("agent.presence_set", presence=presence.value)
@@ -455,6 +461,11 @@ class AgentActor(LoopActor):
             skills=dict(self.spec.skills),
             connected=self.link is not None,
         )
+
+
+def _check_settable(presence: Presence) -> None:
+    if presence is Presence.INACTIVE:
+        raise InvalidArgument("presence INACTIVE is set only by the engine")
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,6 +105,9 @@ class Centre:
     ) -> bool:
         """Create an agent or change its skills, capacity and queues. True if created."""
         _check_id("agent_id", agent_id)
+        repeated = sorted({q for q in queue_ids if queue_ids.count(q) > 1})
+        if repeated:
+            raise InvalidArgument(f"queue_ids lists {', '.join(repeated)} more than once")
         unknown = [q for q in queue_ids if q not in self.queues]
         if unknown:
             raise NotFound(

@@ -77,11 +77,10 @@ class Desktop:
         self._call = self.connection.desktop.Connect(request)
         self._reader = asyncio.create_task(self._read(), name=f"desktop-{self.agent_id}")
         first = asyncio.create_task(self._first.wait())
-        done, _ = await asyncio.wait({first, self._reader}, return_when=asyncio.FIRST_COMPLETED)
-        if first not in done:
-            first.cancel()
-            if self.ended is not None:
-                raise self.ended
+        await asyncio.wait({first, self._reader}, return_when=asyncio.FIRST_COMPLETED)
+        first.cancel()
+        if not self.messages and self.ended is not None:
+            raise self.ended  # the server refused the stream (unknown agent, bad presence...)
 
     async def _read(self) -> None:
         try:

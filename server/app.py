@@ -65,8 +65,11 @@ class Running:
         await self.dispatcher.settled()
         await self.storage.close()
         self.centre.stop()
-        log.info("server.stopped", seconds=round(time.monotonic() - started, 3),
-                 calls_seconds=round(calls_done - started, 3))
+        log.info(
+            "server.stopped",
+            seconds=round(time.monotonic() - started, 3),
+            calls_seconds=round(calls_done - started, 3),
+        )
 
 
 async def start(
@@ -86,7 +89,7 @@ async def start(
     )
     await dispatcher.settled()
     server = grpc.aio.server(options=GRPC_OPTIONS)
-    desktops = DesktopService(centre)
+    desktops = DesktopService(centre, storage)
     gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayService(centre, storage), server)
     desktop_pb2_grpc.add_DesktopServiceServicer_to_server(desktops, server)
     supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(SupervisorService(centre), server)

@@ -11,6 +11,7 @@ Unknown keys are refused too, so a misspelt option never silently means its defa
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from switchboard.actors.domain.model import (
 from switchboard.actors.domain.routing import ConditionError, compile_condition
 
 DEFAULT_OFFER_TIMEOUT_S = 120.0
+MAX_ID = 128  # as in gRPC calls (switchboard.server.validation)
 DEFAULT_PRESENCES = ("available", "busy")
 MAX_RATING = 10
 
@@ -68,6 +70,9 @@ def load_config(path: str | Path) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(str(path), None, "", f"cannot read the file ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        reason = f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})"
+        raise ConfigError(str(path), None, "", reason) from None
     return parse_config(text, str(path))
 
 
@@ -178,11 +183,27 @@ class _Reader:
         where = _join(key, name)
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(where, f"must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise self.fail(where, f"must be a finite number, got {value!r}")
         if integer and not float(value).is_integer():
             raise self.fail(where, f"must be a whole number, got {value!r}")
         if value < minimum:
             raise self.fail(where, f"must be at least {minimum:g}, got {value!r}")
         return int(value) if integer else float(value)
+
+    def identifier(self, data: dict, name: str, key: str) -> str:
+        """An id, held to the same rules as ids in gRPC calls so that it can be named there."""
+        value = self.text(data, name, key)
+        self.check_identifier(value, _join(key, name))
+        return value
+
+    def check_identifier(self, value: Any, key: str) -> None:
+        if not isinstance(value, str) or not value:
+            raise self.fail(key, f"must be non-empty text, got {value!r}")
+        if len(value) > MAX_ID or not value.isprintable():
+            raise self.fail(
+                key, f"ids are 1-{MAX_ID} printable characters; got {len(value)}: {value[:40]!r}"
+            )
 
     def flag(self, data: dict, name: str, key: str, default: bool) -> bool:
         value = data.get(name, default)
@@ -272,7 +293,7 @@ class _Reader:
         if len(set(members)) != len(members):
             raise self.fail(_join(key, "members"), "lists an agent twice")
         return QueueSpec(
-            id=self.text(data, "id", key),
+            id=self.identifier(data, "id", key),
             type=self.choice(data, "type", key, QueueType, "messaging"),
             priority=self.number(data, "priority", key, 1, minimum=0, integer=True),
             method=self.choice(data, "method", key, AssignmentMethod, "highest_capacity"),
@@ -298,8 +319,12 @@ class _Reader:
                 "fallback_queue",
             },
         )
-        stream_id = self.text(data, "id", key)
-        channel = self.choice(data, "channel", key, Channel, data.get("channel"))
+        stream_id = self.identifier(data, "id", key)
+        if "channel" not in data:
+            raise self.fail(
+                key, "channel is required (one of " + ", ".join(c.value for c in Channel) + ")"
+            )
+        channel = self.choice(data, "channel", key, Channel, None)
         mode = self.choice(data, "mode", key, DistributionMode, "push")
         if channel is Channel.VOICE and mode is DistributionMode.PICK:
             raise self.fail(_join(key, "mode"), "voice work is push only: agents cannot pick calls")
@@ -319,6 +344,13 @@ class _Reader:
                 ) from None
         if not allowed:
             raise self.fail(_join(key, "allowed_presences"), "must allow at least one presence")
+        unreachable = allowed & {Presence.OFFLINE, Presence.INACTIVE}
+        if unreachable:
+            names = ", ".join(sorted(p.value for p in unreachable))
+            raise self.fail(
+                _join(key, "allowed_presences"),
+                f"{names}: nobody is there to answer work offered to such agents",
+            )
         wrap = data.get("wrap_up", "always")
         if wrap not in ("always", "none") and (
             isinstance(wrap, bool) or not isinstance(wrap, int | float) or wrap < 0
@@ -390,7 +422,7 @@ class _Reader:
         self, data: Any, key: str, queues: dict[str, QueueSpec], settings: EngineSettings
     ) -> AgentSpec:
         data = self.mapping(data, key, {"id", "name", "capacity", "skills", "queues"})
-        agent_id = self.text(data, "id", key)
+        agent_id = self.identifier(data, "id", key)
         skills_data = data.get("skills") or {}
         skills_key = _join(key, "skills")
         if not isinstance(skills_data, dict):
@@ -399,6 +431,7 @@ class _Reader:
             )
         skills = {}
         for skill in skills_data:
+            self.check_identifier(skill, _join(skills_key, str(skill)))
             skills[skill] = self.number(skills_data, skill, skills_key, 0, minimum=0, integer=True)
             if skills[skill] > MAX_RATING:
                 raise self.fail(_join(skills_key, skill), f"ratings go from 0 to {MAX_RATING}")
@@ -408,7 +441,7 @@ class _Reader:
                 raise self.fail(f"{key}.queues[{j}]", f"unknown queue {queue_id!r}")
         return AgentSpec(
             id=agent_id,
-            name=data.get("name") or agent_id,
+            name=self.text(data, "name", key, agent_id),
             capacity=self.number(
                 data, "capacity", key, settings.default_agent_capacity, minimum=1, integer=True
             ),

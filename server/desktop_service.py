@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import structlog
@@ -11,14 +12,17 @@ from switchboard.actors.centre import Centre
 from switchboard.actors.desktop_link import DesktopLink
 from switchboard.server import translate, validation
 from switchboard.server.errors import streaming, unary
+from switchboard.server.lookups import open_conversation
+from switchboard.server.storage import Storage
 from switchboard.v1 import common_pb2, desktop_pb2, desktop_pb2_grpc
 
 log = structlog.get_logger("switchboard.desktop")
 
 
 class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
-    def __init__(self, centre: Centre) -> None:
+    def __init__(self, centre: Centre, storage: Storage) -> None:
         self.centre = centre
+        self.storage = storage
         self.links: set[DesktopLink] = set()
 
     @streaming
@@ -69,7 +73,7 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
     async def AcceptOffer(
         self, request: desktop_pb2.AcceptOfferRequest, context: grpc.aio.ServicerContext
     ) -> desktop_pb2.AcceptOfferResponse:
-        agent, cid = self._agent_and_conversation(request)
+        agent, cid = await self._agent_and_conversation(request)
         await agent.ask(m.AcceptOffer(cid), block=False)
         snapshot = await self.centre.conversation_snapshot(cid)
         response = desktop_pb2.AcceptOfferResponse()
@@ -81,7 +85,7 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
     async def RejectOffer(
         self, request: desktop_pb2.RejectOfferRequest, context: grpc.aio.ServicerContext
     ) -> desktop_pb2.RejectOfferResponse:
-        agent, cid = self._agent_and_conversation(request)
+        agent, cid = await self._agent_and_conversation(request)
         await agent.ask(m.RejectOffer(cid), block=False)
         return desktop_pb2.RejectOfferResponse()
 
@@ -89,7 +93,7 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
     async def EndConversation(
         self, request: desktop_pb2.DesktopEndConversationRequest, context: grpc.aio.ServicerContext
     ) -> desktop_pb2.DesktopEndConversationResponse:
-        agent, cid = self._agent_and_conversation(request)
+        agent, cid = await self._agent_and_conversation(request)
         state = await agent.ask(m.AgentEnds(cid), block=False)
         return desktop_pb2.DesktopEndConversationResponse(state=translate.STATE_TO_PROTO[state])
 
@@ -97,13 +101,15 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
     async def CloseConversation(
         self, request: desktop_pb2.CloseConversationRequest, context: grpc.aio.ServicerContext
     ) -> desktop_pb2.CloseConversationResponse:
-        agent, cid = self._agent_and_conversation(request)
+        agent, cid = await self._agent_and_conversation(request)
         await agent.ask(m.AgentCloses(cid), block=False)
         return desktop_pb2.CloseConversationResponse()
 
-    def _agent_and_conversation(self, request: object) -> tuple:
-        agent = self.centre.agent(validation.require_id("agent_id", request.agent_id))  # type: ignore[attr-defined]
-        cid = validation.require_id("conversation_id", request.conversation_id)  # type: ignore[attr-defined]
-        if cid not in self.centre.conversations and cid not in self.centre.recently_closed:
-            self.centre.conversation(cid)  # raises NOT_FOUND for an id never seen
+    async def _agent_and_conversation(self, request: Any) -> tuple[Any, str]:
+        agent = self.centre.agent(validation.require_id("agent_id", request.agent_id))
+        cid = validation.require_id("conversation_id", request.conversation_id)
+        if cid not in self.centre.recently_closed:
+            # Unknown ids are NOT_FOUND, closed ones FAILED_PRECONDITION; the agent decides
+            # about the rest (offered to someone else, not held, ...).
+            await open_conversation(self.centre, self.storage, cid)
         return agent, cid

@@ -8,6 +8,7 @@ from switchboard.actors.centre import Centre
 from switchboard.actors.errors import NotFound
 from switchboard.server import translate, validation
 from switchboard.server.errors import unary
+from switchboard.server.lookups import open_conversation
 from switchboard.server.storage import Storage
 from switchboard.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
 
@@ -59,7 +60,8 @@ class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
     ) -> gateway_pb2.AbandonConversationResponse:
         cid = validation.require_id("conversation_id", request.conversation_id)
         reason = request.reason[:200]
-        state = await self.centre.conversation(cid).ask(m.CustomerAbandons(reason), block=False)
+        conversation = await open_conversation(self.centre, self.storage, cid)
+        state = await conversation.ask(m.CustomerAbandons(reason), block=False)
         return gateway_pb2.AbandonConversationResponse(state=translate.STATE_TO_PROTO[state])
 
     @unary
@@ -67,5 +69,6 @@ class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: gateway_pb2.GatewayEndConversationRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.GatewayEndConversationResponse:
         cid = validation.require_id("conversation_id", request.conversation_id)
-        state = await self.centre.conversation(cid).ask(m.CustomerEnds(), block=False)
+        conversation = await open_conversation(self.centre, self.storage, cid)
+        state = await conversation.ask(m.CustomerEnds(), block=False)
         return gateway_pb2.GatewayEndConversationResponse(state=translate.STATE_TO_PROTO[state])

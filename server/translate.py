@@ -63,11 +63,17 @@ def duration(seconds: float) -> Duration:
 
 
 def presence_from_proto(value: int, *, field: str = "presence") -> Presence:
-    try:
-        return PRESENCE_FROM_PROTO[value]
-    except KeyError:
-        known = ", ".join(common_pb2.Presence.Name(v) for v in PRESENCE_FROM_PROTO)
-        raise InvalidArgument(f"{field} must be one of {known}, got {value}") from None
+    """A presence an agent may choose (INACTIVE is the engine's alone)."""
+    presence = PRESENCE_FROM_PROTO.get(value)
+    if presence is None or presence is Presence.INACTIVE:
+        known = ", ".join(
+            common_pb2.Presence.Name(v)
+            for v, p in PRESENCE_FROM_PROTO.items()
+            if p is not Presence.INACTIVE
+        )
+        shown = common_pb2.Presence.Name(value) if presence else str(value)
+        raise InvalidArgument(f"{field} must be one of {known}, got {shown}")
+    return presence
 
 
 def conversation_of_work(work: Work, state: ConversationState) -> common_pb2.Conversation:

@@ -127,12 +127,14 @@ def route_variables(
 ) -> cel.Context:
     """What conditions see, built once per conversation: handing CEL a prepared context
     makes each further rule cost well under a microsecond instead of ~10."""
-    return cel.Context({
-        "context": dict(context),
-        "customer": {"id": customer_id, "attributes": dict(attributes)},
-        "priority": priority,
-        "work_stream": stream_id,
-    })
+    return cel.Context(
+        {
+            "context": dict(context),
+            "customer": {"id": customer_id, "attributes": dict(attributes)},
+            "priority": priority,
+            "work_stream": stream_id,
+        }
+    )
 
 
 def decide_queue(stream: WorkStream, variables: cel.Context | Mapping) -> RouteDecision:

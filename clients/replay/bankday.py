@@ -28,9 +28,23 @@ SECONDS_PER_DAY = 86_400.0
 _WRAP_THRESHOLD = SECONDS_PER_DAY / 2
 
 COLUMNS = (
-    "call_id", "customer_id", "priority", "type", "date", "vru_line",
-    "vru_entry", "vru_exit", "vru_time", "q_start", "q_exit", "q_time",
-    "outcome", "ser_start", "ser_exit", "ser_time", "server",
+    "call_id",
+    "customer_id",
+    "priority",
+    "type",
+    "date",
+    "vru_line",
+    "vru_entry",
+    "vru_exit",
+    "vru_time",
+    "q_start",
+    "q_exit",
+    "q_time",
+    "outcome",
+    "ser_start",
+    "ser_exit",
+    "ser_time",
+    "server",
 )
 CALL_TYPES = frozenset({"PS", "PE", "IN", "NE", "NW", "TT"})
 OUTCOMES = frozenset({"AGENT", "HANG", "PHANTOM"})
@@ -207,7 +221,9 @@ def _read_rows(path: Path, *, strict: bool) -> tuple[list[_Row], Counter[str]]:
                 malformed[MALFORMED_PREFIX + error.kind] += 1
                 continue
             if rows and row.date != rows[0].date:
-                raise ValueError(f"{path}:{line_number}: date {row.date} in a file of {rows[0].date}; one day per file")
+                raise ValueError(
+                    f"{path}:{line_number}: date {row.date} in a file of {rows[0].date}; one day per file"
+                )
             rows.append(row)
     if not rows:
         raise ValueError(f"{path}: no calls in the file")
@@ -234,7 +250,9 @@ class _Header:
 
     def columns_of(self, fields: list[str]) -> dict[str, str]:
         if len(fields) != self.width:
-            raise MalformedRow("wrong number of columns", f"{len(fields)} fields, expected {self.width}")
+            raise MalformedRow(
+                "wrong number of columns", f"{len(fields)} fields, expected {self.width}"
+            )
         return {name: fields[position].strip() for name, position in self.index.items()}
 
 

@@ -64,7 +64,9 @@ class CallResult:
         if self.outcome not in OUTCOMES:
             raise ValueError(f"call {self.key}: outcome {self.outcome!r} is not one of {OUTCOMES}")
         if (self.wait is None) != (self.outcome == UNSERVED):
-            raise ValueError(f"call {self.key}: a {self.outcome} call must {'not ' if self.outcome == UNSERVED else ''}have a wait")
+            raise ValueError(
+                f"call {self.key}: a {self.outcome} call must {'not ' if self.outcome == UNSERVED else ''}have a wait"
+            )
 
 
 @dataclass
@@ -117,8 +119,10 @@ def figures_of(results: Iterable[CallResult], *, submitted: int | None = None) -
 
     total = summarise(results)
     if submitted is not None and submitted != total.submitted:
-        raise ValueError(f"{submitted} calls submitted but {total.submitted} results "
-                         f"(served {total.served} + abandoned {total.abandoned} + unserved {total.unserved})")
+        raise ValueError(
+            f"{submitted} calls submitted but {total.submitted} results "
+            f"(served {total.served} + abandoned {total.abandoned} + unserved {total.unserved})"
+        )
     return Figures(
         **vars(total),
         per_queue={queue: summarise(by_queue[queue]) for queue in sorted(by_queue)},
@@ -126,7 +130,9 @@ def figures_of(results: Iterable[CallResult], *, submitted: int | None = None) -
     )
 
 
-def bank_results(day: BankDay, queue_of_type: Callable[[str], str] = queue_of_type) -> list[CallResult]:
+def bank_results(
+    day: BankDay, queue_of_type: Callable[[str], str] = queue_of_type
+) -> list[CallResult]:
     """The bank's own handling of the day's calls, as results of a run."""
     return [
         CallResult(
@@ -168,8 +174,10 @@ def check_balanced(summary: Summary) -> None:
     """Every submitted call ends exactly one way; anything else is a bookkeeping bug."""
     accounted = summary.served + summary.abandoned + summary.unserved
     if summary.submitted != accounted:
-        raise ValueError(f"submitted {summary.submitted} != served {summary.served} + abandoned "
-                         f"{summary.abandoned} + unserved {summary.unserved} (= {accounted})")
+        raise ValueError(
+            f"submitted {summary.submitted} != served {summary.served} + abandoned "
+            f"{summary.abandoned} + unserved {summary.unserved} (= {accounted})"
+        )
 
 
 def nearest_rank(sorted_values: list[float], percent: float) -> float:

@@ -73,7 +73,9 @@ class InvariantChecker:
     def _engage(self, agent_id: str, conversation_id: str, how: str) -> None:
         others = self._agents_of_conversation.setdefault(conversation_id, set())
         if others:
-            self._violation(f"{conversation_id} {how} {agent_id} while engaged with {', '.join(sorted(others))}")
+            self._violation(
+                f"{conversation_id} {how} {agent_id} while engaged with {', '.join(sorted(others))}"
+            )
         others.add(agent_id)
         if agent_id not in self._capacities:
             # Reported once; without a capacity there is nothing to check the count against.
@@ -84,8 +86,10 @@ class InvariantChecker:
         engaged.add(conversation_id)
         capacity = self._capacities[agent_id]
         if capacity is not None and len(engaged) > capacity:
-            self._violation(f"{agent_id} has {len(engaged)} conversations engaged, capacity "
-                            f"{capacity} ({', '.join(sorted(engaged))})")
+            self._violation(
+                f"{agent_id} has {len(engaged)} conversations engaged, capacity "
+                f"{capacity} ({', '.join(sorted(engaged))})"
+            )
 
     def _violation(self, message: str) -> None:
         self.violations.append(f"event {self._event_number}: {message}")

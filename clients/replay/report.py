@@ -21,7 +21,9 @@ _KEY_WIDTH = 13  # fits "(unrecorded)"
 _GAP = "  "
 
 
-def render(date: str, ours: Figures, bank: Figures, *, wall_seconds: float, violations: list[str]) -> str:
+def render(
+    date: str, ours: Figures, bank: Figures, *, wall_seconds: float, violations: list[str]
+) -> str:
     lines = [f"Switchboard replay of {date}   (wall time {wall_seconds:.1f} s)", ""]
     lines += _totals(ours, bank)
     lines += ["", *_per_queue(ours, bank)]
@@ -84,12 +86,18 @@ def _per_agent(ours: Figures, bank: Figures) -> list[str]:
 
 
 def _pair_table(
-    label: str, columns: list[_Column[_T]], keys: list[str], ours: dict[str, _T], bank: dict[str, _T]
+    label: str,
+    columns: list[_Column[_T]],
+    keys: list[str],
+    ours: dict[str, _T],
+    bank: dict[str, _T],
 ) -> list[str]:
     """Two header lines (titles, then ours/bank under each) and a row per key; a side that has
     no figures for a key shows "-"."""
     titles = f"{'':<{_KEY_WIDTH}}" + "".join(f"{c.title:^{2 * c.width + 1}}{_GAP}" for c in columns)
-    sides = f"{label:<{_KEY_WIDTH}}" + "".join(f"{'ours':>{c.width}} {'bank':>{c.width}}{_GAP}" for c in columns)
+    sides = f"{label:<{_KEY_WIDTH}}" + "".join(
+        f"{'ours':>{c.width}} {'bank':>{c.width}}{_GAP}" for c in columns
+    )
     lines = [titles.rstrip(), sides.rstrip()]
     for key in keys:
         cells = "".join(

@@ -280,14 +280,6 @@ async def test_connect_with_an_out_of_range_presence_is_invalid(harness) -> None
     assert not agent.connected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: Connect(presence=INACTIVE) is refused only after the new stream has replaced the "
-        "agent's open desktop: the good stream is ended (ABORTED), the agent goes offline and its "
-        "ringing offer is declined 'agent disconnected'. Validate the presence before replacing."
-    ),
-)
 async def test_connect_with_inactive_presence_leaves_the_open_desktop_alone(harness) -> None:
     centre = await started(harness)
     cid = await offered_to_a1(centre)
@@ -304,15 +296,6 @@ async def test_connect_with_inactive_presence_leaves_the_open_desktop_alone(harn
     assert withdrawals(centre.desktops["a1"]) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: SetPresence(AVAILABLE) is accepted for an agent with no desktop stream, and work is "
-        "then offered to that agent, whom nobody can answer, until the offer times out. Either "
-        "refuse it (FAILED_PRECONDITION: connect first) or never offer work to a disconnected "
-        "agent."
-    ),
-)
 async def test_work_is_not_offered_to_an_agent_who_has_no_desktop(harness) -> None:
     centre = await started(harness)
     try:
@@ -809,14 +792,6 @@ async def test_upsert_agent_with_a_negative_capacity_is_invalid(harness) -> None
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: UpsertAgent(queue_ids=[q1, q1]) is accepted as is: GetAgent then lists q1 twice and "
-        "the agent asks q1 twice in every assignment round. Refuse it (INVALID_ARGUMENT naming "
-        "queue_ids) or keep each queue once."
-    ),
-)
 async def test_upsert_agent_with_a_queue_listed_twice(harness) -> None:
     centre = await started(harness)
     try:
@@ -915,15 +890,6 @@ async def test_refused_calls_on_a_journal_only_conversation_say_it_is_closed(
     await _journal_only_refusals(centre, cid)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: after a restart, a conversation that GetConversation returns as CLOSED (from the "
-        "journal) is 'unknown' (NOT_FOUND) to AbandonConversation, EndConversation and the desktop "
-        "calls; before the restart the same calls said FAILED_PRECONDITION 'is closed'. The same "
-        "happens once it falls out of the in-memory recently-closed cache."
-    ),
-)
 async def test_calls_on_a_journal_only_conversation_are_failed_precondition(
     harness, tmp_path: Path
 ) -> None:

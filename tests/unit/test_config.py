@@ -639,15 +639,6 @@ def test_a_missing_file_is_refused_with_its_name(tmp_path: Path) -> None:
         load_config(tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason=(
-        "BUG: a configuration file that is not UTF-8 escapes load_config as a raw "
-        "UnicodeDecodeError (only OSError is caught), so `switchboard serve` dies with a traceback "
-        "instead of 'bad configuration: <file>: ...'."
-    ),
-)
 def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "centre.yaml"
     path.write_bytes(b"queues: [{id: \xff\xfe}]\n")
@@ -681,29 +672,12 @@ def test_the_line_points_at_the_key_in_a_longer_file() -> None:
 # --- what the loader lets through today and should not --------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: an agent's `name` is not type-checked: `name: 5` (or a list) loads, and then every "
-        "GetAgent/ListAgents call fails with UNKNOWN 'TypeError: bad argument type' when the "
-        "server builds AgentStatus."
-    ),
-)
 @pytest.mark.parametrize("name", ["5", "[x, y]", "{a: 1}"])
 def test_an_agent_name_must_be_text(name: str) -> None:
     text = GOOD.replace("{id: a1}", f"{{id: a1, name: {name}}}")
     refused(text, "agents[0].name", line_of(text, "name:"), "must be non-empty text")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: ids in the file are not held to the API's id rules (1-128 printable characters): an "
-        "agent id of 129 characters or with a newline loads, but every gRPC call naming that "
-        "agent is then refused INVALID_ARGUMENT, so the agent can never sign in. Same for empty "
-        "skill names, which UpsertAgent/SubmitWork refuse."
-    ),
-)
 @pytest.mark.parametrize(
     ("agent", "key"),
     [
@@ -721,14 +695,6 @@ def test_ids_follow_the_api_rules(agent: str, key: str) -> None:
     assert info.value.line == line_of(text, agent)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: `.nan` passes every number check (NaN < minimum is false): offer_timeout_s: .nan "
-        "loads, offers then say 'expires in nan s' with an empty expires_at, and the NaN timer "
-        "breaks the manual clock's heap order."
-    ),
-)
 @pytest.mark.parametrize("option", ["offer_timeout_s: .nan", "auto_close: {open: .nan}"])
 def test_not_a_number_is_refused(option: str) -> None:
     text = with_stream_option(option)
@@ -738,13 +704,6 @@ def test_not_a_number_is_refused(option: str) -> None:
     assert "nan" in str(info.value).lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        'BUG (message): a work stream without `channel` is refused as "None is not one of chat, '
-        'voice, ..." instead of saying that channel is required.'
-    ),
-)
 def test_a_missing_channel_is_reported_as_required() -> None:
     text = GOOD.replace("    channel: chat\n", "")
     with pytest.raises(ConfigError) as info:

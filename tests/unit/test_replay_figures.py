@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from switchboard.clients.replay.bankday import load_day
 from switchboard.clients.replay.figures import (
     UNRECORDED_AGENT,
@@ -22,7 +21,9 @@ from switchboard.clients.replay.report import render
 AUGUST_1 = Path(__file__).resolve().parents[2] / "examples" / "bank" / "anonbank-1999-08-01.csv"
 
 
-def served(key: str, wait: float, agent: str = "a1", queue: str = "retail", service: float = 0.0) -> CallResult:
+def served(
+    key: str, wait: float, agent: str = "a1", queue: str = "retail", service: float = 0.0
+) -> CallResult:
     return CallResult(key, queue, "served", wait, agent, service)
 
 
@@ -36,11 +37,14 @@ def unserved(key: str, queue: str = "retail") -> CallResult:
 
 # --- percentiles -------------------------------------------------------------------------
 
+
 def test_nearest_rank_of_nothing_is_zero() -> None:
     assert nearest_rank([], 50) == 0
 
 
-@pytest.mark.parametrize(("percent", "expected"), [(0, 1), (10, 1), (11, 2), (50, 5), (90, 9), (91, 10), (100, 10)])
+@pytest.mark.parametrize(
+    ("percent", "expected"), [(0, 1), (10, 1), (11, 2), (50, 5), (90, 9), (91, 10), (100, 10)]
+)
 def test_nearest_rank_on_one_to_ten(percent: float, expected: float) -> None:
     assert nearest_rank([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], percent) == expected
 
@@ -63,10 +67,15 @@ def test_nearest_rank_rejects_a_percent_out_of_range() -> None:
 
 # --- figures of a run ----------------------------------------------------------------------
 
+
 def test_figures_of_a_small_run() -> None:
     results = [
-        served("c1", 0, "a1", service=100), served("c2", 20, "a1", service=50), served("c3", 61, "a2"),
-        served("c4", 5, "a2", queue="stocks"), abandoned("c5", 30), unserved("c6", queue="stocks"),
+        served("c1", 0, "a1", service=100),
+        served("c2", 20, "a1", service=50),
+        served("c3", 61, "a2"),
+        served("c4", 5, "a2", queue="stocks"),
+        abandoned("c5", 30),
+        unserved("c6", queue="stocks"),
     ]
     figures = figures_of(results, submitted=6)
     assert (figures.submitted, figures.served, figures.abandoned, figures.unserved) == (6, 4, 1, 1)
@@ -97,11 +106,19 @@ def test_figures_of_nothing_are_zero() -> None:
 
 def test_no_served_call_gives_zero_waits() -> None:
     figures = figures_of([abandoned("c1", 300), unserved("c2")])
-    assert (figures.wait_p50, figures.wait_p90, figures.wait_max, figures.answered_within_20s) == (0, 0, 0, 0)
+    assert (figures.wait_p50, figures.wait_p90, figures.wait_max, figures.answered_within_20s) == (
+        0,
+        0,
+        0,
+        0,
+    )
 
 
 def test_a_lost_call_is_caught() -> None:
-    with pytest.raises(ValueError, match=r"3 calls submitted but 2 results \(served 1 \+ abandoned 1 \+ unserved 0\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"3 calls submitted but 2 results \(served 1 \+ abandoned 1 \+ unserved 0\)",
+    ):
         figures_of([served("c1", 1), abandoned("c2", 2)], submitted=3)
 
 
@@ -112,11 +129,15 @@ def test_a_call_with_two_results_is_caught() -> None:
 
 def test_check_balanced_names_the_numbers() -> None:
     summary = Summary(10, 5, 3, 1, 0, 0, 0, 0, 0)
-    with pytest.raises(ValueError, match=r"submitted 10 != served 5 \+ abandoned 3 \+ unserved 1 \(= 9\)"):
+    with pytest.raises(
+        ValueError, match=r"submitted 10 != served 5 \+ abandoned 3 \+ unserved 1 \(= 9\)"
+    ):
         check_balanced(summary)
 
 
-@pytest.mark.parametrize(("outcome", "wait"), [("served", None), ("abandoned", None), ("unserved", 3.0), ("lost", 1.0)])
+@pytest.mark.parametrize(
+    ("outcome", "wait"), [("served", None), ("abandoned", None), ("unserved", 3.0), ("lost", 1.0)]
+)
 def test_a_result_must_be_coherent(outcome: str, wait: float | None) -> None:
     with pytest.raises(ValueError):
         CallResult("c1", "retail", outcome, wait)
@@ -124,12 +145,18 @@ def test_a_result_must_be_coherent(outcome: str, wait: float | None) -> None:
 
 def test_queue_of_type() -> None:
     assert [queue_of_type(t) for t in ("PS", "TT", "PE", "IN", "NE", "NW")] == [
-        "retail", "retail", "english", "internet", "stocks", "prospects",
+        "retail",
+        "retail",
+        "english",
+        "internet",
+        "stocks",
+        "prospects",
     ]
     assert queue_of_type("ZZ") == "retail"
 
 
 # --- the bank's figures for 1 August 1999 --------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def bank():
@@ -167,6 +194,7 @@ def test_bank_figures_follow_the_queue_mapping() -> None:
 
 # --- the report ------------------------------------------------------------------------------
 
+
 def test_report_sets_ours_beside_the_bank(bank) -> None:
     ours = figures_of([served("c1", 12, "agent-01"), unserved("c2", queue="stocks")], submitted=2)
     text = render("1999-08-01", ours, bank, wall_seconds=12.5, violations=[])
@@ -175,7 +203,9 @@ def test_report_sets_ours_beside_the_bank(bank) -> None:
     assert any(line.split() == ["submitted", "2", "2237"] for line in lines)
     assert any(line.split() == ["unserved", "1", "0"] for line in lines)
     assert any(line.split()[:3] == ["stocks", "1", "140"] for line in lines)
-    assert any(line.split()[:3] == ["english", "-", "13"] for line in lines)  # we had no English calls
+    assert any(
+        line.split()[:3] == ["english", "-", "13"] for line in lines
+    )  # we had no English calls
     assert lines[-1].startswith("Invariants held")
     assert len(lines) < 60
     assert max(len(line) for line in lines) <= 100

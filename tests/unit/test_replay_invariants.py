@@ -55,7 +55,9 @@ def test_over_capacity_counts_offers_too() -> None:
     checker.offered("a1", "c2")
     assert checker.ok
     checker.offered("a1", "c3")
-    assert checker.violations == ["event 3: a1 has 3 conversations engaged, capacity 2 (c1, c2, c3)"]
+    assert checker.violations == [
+        "event 3: a1 has 3 conversations engaged, capacity 2 (c1, c2, c3)"
+    ]
 
 
 def test_release_frees_room() -> None:
@@ -98,4 +100,6 @@ def test_an_agent_without_a_known_capacity_is_reported_once() -> None:
     checker.offered("stranger", "c1")
     checker.assigned("stranger", "c1")
     checker.offered("stranger", "c2")
-    assert checker.violations == ["event 1: c1 offered to stranger, an agent with no known capacity"]
+    assert checker.violations == [
+        "event 1: c1 offered to stranger, an agent with no known capacity"
+    ]
