@@ -4,6 +4,7 @@ replay and benchmarks, which must talk to a real server over a real socket."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -84,6 +85,11 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
         return self.process.returncode
+
+    def clean_up(self) -> None:
+        """Remove the temporary folder (journal, port file, and the log unless it was put
+        elsewhere); call once the server has stopped."""
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

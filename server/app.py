@@ -78,7 +78,6 @@ async def start(
     dispatcher = install_dispatcher()
     clock = ManualClock(clock_start) if manual_clock else SystemClock()
     storage = Storage(db)
-    await storage.open()
     centre = Centre(
         clock=clock,
         settings=config.settings,
@@ -108,11 +107,13 @@ async def start(
     reflection.enable_server_reflection(
         [*services, reflection.SERVICE_NAME, "grpc.health.v1.Health"], server
     )
-    port = server.add_insecure_port(listen)
-    if port == 0:
-        await storage.close()
-        msg = f"cannot listen on {listen}"
-        raise OSError(msg)
+    # Bind before opening the journal, so that a taken port leaves no file behind.
+    try:
+        port = server.add_insecure_port(listen)
+    except RuntimeError as exc:  # grpc's way of saying the address cannot be bound
+        msg = f"cannot listen on {listen}: the address is in use or not valid for this host"
+        raise OSError(msg) from exc
+    await storage.open()
     await server.start()
     for name in ["", *services]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _logging_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--log-level", choices=["debug", "info", "warning", "error"], default="info"
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="info",
+        help="[%(default)s]",
     )
     parser.add_argument("--log-format", choices=["console", "json"], default="console")
 

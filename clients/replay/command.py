@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import grpc
+
 from switchboard.clients.connection import Connection
 from switchboard.clients.replay.bankday import BankDay, load_day, parse_clock
 from switchboard.clients.replay.driver import Replay
@@ -55,7 +57,13 @@ def slice_day(day: BankDay, start: str | None, until: str | None) -> BankDay:
         return day
     low = parse_clock(start) if start else 0.0
     high = parse_clock(until) if until else float("inf")
+    if low >= high:
+        msg = f"--from {start} is not before --until {until}"
+        raise ValueError(msg)
     calls = tuple(c for c in day.calls if low <= c.queued_at < high)
+    if not calls:
+        msg = f"no call of {day.date} was queued between {start or '0:00:00'} and {until or 'midnight'}"
+        raise ValueError(msg)
     shifts = tuple(
         dataclasses.replace(s, start=max(s.start, low), end=min(s.end, high))
         for s in day.shifts
@@ -76,32 +84,58 @@ def run_command(args: argparse.Namespace) -> int:
     address = args.server
     if address is None:
         server = ServerProcess(args.config, log_file=args.server_log)
-        address = server.start()
-        print(
-            f"started a server on {address} (manual clock, log: {server.log_path})",
-            file=sys.stderr,
-        )
+        try:
+            address = server.start()
+        except RuntimeError as exc:
+            print(f"switchboard replay: {exc}", file=sys.stderr)
+            return 2
+        print(f"started a server on {address} (manual clock)", file=sys.stderr)
     try:
         started = time.monotonic()
         outcome = asyncio.run(replay(address, day))
         wall = time.monotonic() - started
+    except ReplayRefused as exc:
+        print(f"switchboard replay: {exc}", file=sys.stderr)
+        return 2
     finally:
         code = server.stop() if server is not None else 0
     ours = figures_of(outcome.results, submitted=len(day.calls))
     bank = bank_figures(day)
-    print(render(day.date, ours, bank, wall_seconds=wall, violations=outcome.violations))
+    title = (
+        day.date
+        if not (args.start or args.until)
+        else (f"{day.date}, calls queued {args.start or '0:00:00'}-{args.until or '24:00:00'}")
+    )
+    print(render(title, ours, bank, wall_seconds=wall, violations=outcome.violations))
     print(f"{outcome.events} events, {outcome.rpcs} gRPC calls", file=sys.stderr)
     for error in outcome.errors:
         print(f"replay error: {error}", file=sys.stderr)
+    failed = bool(outcome.violations or outcome.errors or code != 0)
     if server is not None:
         state = "cleanly" if code == 0 else f"with exit code {code}"
         print(f"server shut down {state}", file=sys.stderr)
-    if outcome.violations or outcome.errors or code != 0:
-        return 1
-    return 0
+        if failed or args.server_log:
+            print(f"server log: {server.log_path}", file=sys.stderr)
+        else:
+            server.clean_up()
+    return 1 if failed else 0
+
+
+class ReplayRefused(Exception):  # noqa: N818
+    """The replay cannot run against this server; the message says why."""
 
 
 async def replay(address: str, day: BankDay):
     async with Connection(address) as connection:
-        await connection.wait_ready()
-        return await Replay(connection, day).run()
+        try:
+            await connection.wait_ready()
+        except TimeoutError:
+            raise ReplayRefused(f"no server answers at {address}") from None
+        try:
+            return await Replay(connection, day).run()
+        except RuntimeError as exc:
+            raise ReplayRefused(str(exc)) from None
+        except grpc.aio.AioRpcError as exc:
+            raise ReplayRefused(
+                f"the server refused a call: {exc.code().name}: {exc.details()}"
+            ) from None
