@@ -20,6 +20,7 @@ from switchboard.actors import messages as m
 from switchboard.actors.agent import AgentActor, AgentSnapshot
 from switchboard.actors.conversation import ConversationActor, ConversationSnapshot, TimelineEntry
 from switchboard.actors.desktop_link import DesktopLink, PushCounter
+from switchboard.actors.domain.classification import classify
 from switchboard.actors.domain.model import (
     AgentSpec,
     AgentView,
@@ -31,7 +32,7 @@ from switchboard.actors.domain.model import (
     WorkStream,
     frozen_map,
 )
-from switchboard.actors.domain.routing import decide_queue, route_variables
+from switchboard.actors.domain.routing import base_variables, decide_queue, route_variables
 from switchboard.actors.errors import FailedPrecondition, InvalidArgument, NotFound
 from switchboard.actors.queue import QueueActor, QueueSnapshot
 
@@ -168,7 +169,17 @@ class Centre:
             )
         context = dict(context or {})
         attributes = dict(customer_attributes or {})
-        variables = route_variables(stream_id, context, customer_id, attributes, priority)
+        base = base_variables(stream_id, context, customer_id, attributes, priority)
+        classification = classify(stream.rulesets, base)
+        outputs = classification.outputs
+        if outputs.priority is not None:
+            priority = outputs.priority
+        skills = dict(required_skills or {})
+        for skill, rating in outputs.skills.items():
+            skills[skill] = max(rating, skills.get(skill, rating))
+        variables = route_variables(
+            stream_id, context, customer_id, attributes, priority, outputs.as_variable()
+        )
         decision = decide_queue(stream, variables)
         now = self.clock.now()
         conversation_id = uuid.uuid4().hex
@@ -180,9 +191,11 @@ class Centre:
             customer_attributes=frozen_map(attributes),
             context=frozen_map(context),
             priority=priority,
-            required_skills=frozen_map(required_skills),
+            required_skills=frozen_map(skills),
             queue_id=decision.queue_id,
             created_at=now,
+            attributes=outputs.attributes,
+            severity=outputs.severity or 0,
         )
         ticket = Ticket(
             work=work,
@@ -197,7 +210,7 @@ class Centre:
         )
         ref = ConversationActor.start(ticket, stream, self)
         self.conversations[conversation_id] = ref
-        ref.tell(m.Start(decision.trace, decision.rule))
+        ref.tell(m.Start(decision.trace, decision.rule, classification.trace))
         self.submitted += 1
         return conversation_id, decision.queue_id
 

@@ -73,8 +73,8 @@ class ConversationActor(LoopActor):
 
     def on_receive(self, message: object) -> object:
         match message:
-            case m.Start(trace, rule):
-                self._start(trace, rule)
+            case m.Start(trace, rule, classification):
+                self._start(trace, rule, classification)
             case m.Offered(agent_id, expires_at):
                 self._offered(agent_id, expires_at)
             case m.Accepted(agent_id, how):
@@ -100,9 +100,13 @@ class ConversationActor(LoopActor):
 
     # --- lifecycle -------------------------------------------------------------------
 
-    def _start(self, trace: tuple[str, ...], rule: str | None) -> None:
+    def _start(
+        self, trace: tuple[str, ...], rule: str | None, classification: tuple[str, ...]
+    ) -> None:
         work = self.ticket.work
         self._record("submitted", f"submitted to work stream {work.stream_id}")
+        if classification:
+            self._record("classified", "; ".join(classification))
         why = f"rule {rule!r}" if rule else "fallback (no rule applied)"
         self._record(
             "routed",

@@ -158,6 +158,7 @@ class AgentSnapshotRequest:
 class Start:
     routing_trace: tuple[str, ...]
     rule: str | None
+    classification_trace: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

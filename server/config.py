@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from switchboard.actors.domain.classification import ClassificationRule, Outputs, Ruleset
 from switchboard.actors.domain.model import (
     DEFAULT_AUTO_CLOSE,
     QUEUE_TYPE_OF_CHANNEL,
@@ -37,7 +38,7 @@ from switchboard.actors.domain.model import (
     WrapUp,
     frozen_map,
 )
-from switchboard.actors.domain.routing import ConditionError, compile_condition
+from switchboard.actors.domain.routing import Condition, ConditionError, compile_condition
 
 DEFAULT_OFFER_TIMEOUT_S = 120.0
 MAX_ID = 128  # as in gRPC calls (switchboard.server.validation)
@@ -315,6 +316,7 @@ class _Reader:
                 "skill_matching",
                 "wrap_up",
                 "auto_close",
+                "classify",
                 "route",
                 "fallback_queue",
             },
@@ -358,9 +360,16 @@ class _Reader:
             raise self.fail(_join(key, "wrap_up"), f"must be always, none or seconds, got {wrap!r}")
         fallback = self.text(data, "fallback_queue", key)
         self.queue_of_type(fallback, _join(key, "fallback_queue"), channel, queues)
+        route_items = self.listing(data.get("route"), _join(key, "route"))
+        self.unique_names(route_items, f"{key}.route", "name")
         rules = tuple(
             self.route_rule(r, f"{key}.route[{j}]", channel, queues)
-            for j, r in enumerate(self.listing(data.get("route"), _join(key, "route")))
+            for j, r in enumerate(route_items)
+        )
+        ruleset_items = self.listing(data.get("classify"), _join(key, "classify"))
+        self.unique_names(ruleset_items, f"{key}.classify", "ruleset")
+        rulesets = tuple(
+            self.ruleset(r, f"{key}.classify[{j}]") for j, r in enumerate(ruleset_items)
         )
         return WorkStream(
             id=stream_id,
@@ -377,6 +386,7 @@ class _Reader:
             auto_close=self.auto_close(data.get("auto_close"), _join(key, "auto_close"), channel),
             route_rules=rules,
             fallback_queue_id=fallback,
+            rulesets=rulesets,
         )
 
     def auto_close(self, data: Any, key: str, channel: Channel) -> Mapping:
@@ -394,16 +404,91 @@ class _Reader:
                 timeouts[state] = seconds
         return frozen_map(timeouts)
 
+    def unique_names(self, items: list, key: str, field: str) -> None:
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            name = item.get(field) if isinstance(item, dict) else None
+            if isinstance(name, str) and name in seen:
+                raise self.fail(
+                    f"{key}[{i}].{field}",
+                    f"{name!r} is already used by {key}[{seen[name]}]: the timeline names "
+                    "rules, so names must tell them apart",
+                )
+            if isinstance(name, str):
+                seen[name] = i
+
+    def condition(self, data: dict, key: str, name: str) -> Condition:
+        source = self.text(data, "when", key)
+        try:
+            return compile_condition(source)
+        except ConditionError as exc:
+            raise self.fail(_join(key, "when"), f"rule {name!r}: {exc}") from None
+
+    def ruleset(self, data: Any, key: str) -> Ruleset:
+        data = self.mapping(data, key, {"ruleset", "rules"})
+        name = self.text(data, "ruleset", key)
+        items = self.listing(data.get("rules"), _join(key, "rules"))
+        if not items:
+            raise self.fail(
+                _join(key, "rules") if "rules" in data else key,
+                f"ruleset {name!r} needs at least one rule",
+            )
+        self.unique_names(items, f"{key}.rules", "name")
+        return Ruleset(
+            name,
+            tuple(self.classification_rule(r, f"{key}.rules[{j}]") for j, r in enumerate(items)),
+        )
+
+    def classification_rule(self, data: Any, key: str) -> ClassificationRule:
+        data = self.mapping(data, key, {"name", "when", "set"})
+        name = self.text(data, "name", key)
+        condition = self.condition(data, key, name)
+        set_key = _join(key, "set")
+        if "set" not in data:
+            raise self.fail(key, f"rule {name!r}: set is required (what the rule decides)")
+        sets = self.mapping(data["set"], set_key, {"priority", "severity", "skills", "attributes"})
+        if not sets:
+            raise self.fail(set_key, f"rule {name!r} sets nothing")
+        skills = {}
+        skills_data = sets.get("skills") or {}
+        if not isinstance(skills_data, dict):
+            raise self.fail(_join(set_key, "skills"), "must map skill names to ratings")
+        for skill in skills_data:
+            self.check_identifier(skill, _join(set_key, f"skills.{skill}"))
+            skills[skill] = self.number(
+                skills_data, skill, _join(set_key, "skills"), 0, minimum=0, integer=True
+            )
+            if skills[skill] > MAX_RATING:
+                raise self.fail(
+                    _join(set_key, f"skills.{skill}"), f"ratings go from 0 to {MAX_RATING}"
+                )
+        attributes = sets.get("attributes") or {}
+        if not isinstance(attributes, dict) or not all(
+            isinstance(k, str) and isinstance(v, str | int | float | bool)
+            for k, v in attributes.items()
+        ):
+            raise self.fail(_join(set_key, "attributes"), "must map names to plain values")
+        return ClassificationRule(
+            name,
+            condition,
+            Outputs(
+                priority=self.number(sets, "priority", set_key, 0, minimum=-1000, integer=True)
+                if "priority" in sets
+                else None,
+                severity=self.number(sets, "severity", set_key, 0, minimum=0, integer=True)
+                if "severity" in sets
+                else None,
+                skills=frozen_map(skills),
+                attributes=frozen_map({k: str(v) for k, v in attributes.items()}),
+            ),
+        )
+
     def route_rule(self, data: Any, key: str, channel: Channel, queues: dict) -> RouteRule:
         data = self.mapping(data, key, {"name", "when", "queue"})
         name = self.text(data, "name", key)
-        source = self.text(data, "when", key)
+        condition = self.condition(data, key, name)
         queue_id = self.text(data, "queue", key)
         self.queue_of_type(queue_id, _join(key, "queue"), channel, queues)
-        try:
-            condition = compile_condition(source)
-        except ConditionError as exc:
-            raise self.fail(_join(key, "when"), f"rule {name!r}: {exc}") from None
         return RouteRule(name=name, condition=condition, queue_id=queue_id)
 
     def queue_of_type(self, queue_id: str, key: str, channel: Channel, queues: dict) -> None:

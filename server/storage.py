@@ -22,7 +22,7 @@ from switchboard.actors.conversation import ConversationSnapshot, TimelineEntry
 from switchboard.server import translate
 from switchboard.v1 import common_pb2
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS timeline (
@@ -50,6 +50,14 @@ CREATE TABLE IF NOT EXISTS conversations (
     created_at REAL NOT NULL
 );
 """
+
+# Each migration takes the file from the version before it to its own.
+MIGRATIONS = {
+    2: [
+        "ALTER TABLE conversations ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'",
+        "ALTER TABLE conversations ADD COLUMN severity INTEGER NOT NULL DEFAULT 0",
+    ],
+}
 
 log = structlog.get_logger("switchboard.storage")
 
@@ -90,8 +98,13 @@ class Storage:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("BEGIN IMMEDIATE")  # takes the exclusive lock now, not at first write
-            for statement in filter(str.strip, SCHEMA.split(";")):
-                db.execute(statement)
+            if version == 0:
+                for statement in filter(str.strip, SCHEMA.split(";")):
+                    db.execute(statement)
+                version = 1
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[target]:
+                    db.execute(statement)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
@@ -128,6 +141,8 @@ class Storage:
                 snapshot.agent_id,
                 snapshot.close_reason,
                 work.created_at,
+                json.dumps(dict(work.attributes)),
+                work.severity,
             )
         )
         self._schedule_flush()
@@ -164,7 +179,7 @@ class Storage:
         db.execute("BEGIN")
         db.executemany("INSERT INTO timeline VALUES (?, ?, ?, ?, ?, ?)", timeline)
         db.executemany(
-            "INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             conversations,
         )
         db.execute("COMMIT")
@@ -205,6 +220,8 @@ class Storage:
             agent,
             reason,
             created,
+            outputs,
+            severity,
         ) = row
         message = common_pb2.Conversation(
             id=cid,
@@ -215,6 +232,8 @@ class Storage:
             priority=priority,
             required_skills=json.loads(skills),
             queue_id=queue,
+            attributes=json.loads(outputs),
+            severity=severity,
             state=common_pb2.ConversationState.Value(f"CONVERSATION_STATE_{state.upper()}"),
             agent_id=agent,
             close_reason=reason,

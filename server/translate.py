@@ -90,6 +90,8 @@ def conversation_of_work(work: Work, state: ConversationState) -> common_pb2.Con
         queue_id=work.queue_id,
         state=STATE_TO_PROTO[state],
         created_at=timestamp(work.created_at),
+        attributes=dict(work.attributes),
+        severity=work.severity,
     )
 
 

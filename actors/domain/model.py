@@ -140,6 +140,7 @@ class WorkStream:
     auto_close: Mapping  # ConversationState -> seconds
     route_rules: tuple[RouteRule, ...]
     fallback_queue_id: str
+    rulesets: tuple = ()  # classification rulesets (classification.Ruleset), run in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,6 +183,8 @@ class Work:
     required_skills: Mapping
     queue_id: str
     created_at: float
+    attributes: Mapping = field(default_factory=lambda: EMPTY_MAP)  # set by classification
+    severity: int = 0
 
 
 @dataclass(slots=True)

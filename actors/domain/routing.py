@@ -6,7 +6,9 @@ objects; it sees only the variables we hand it:
 
 - `context`: the map of context variables the gateway sent (string values),
 - `customer`: `{"id": ..., "attributes": {...}}`,
-- `priority`: the work's priority (int), `work_stream`: the work stream id.
+- `priority`: the work's priority (int), `work_stream`: the work stream id,
+- `outputs`: what classification rulesets set so far (`priority`, `severity`, `skills`,
+  `attributes`; see classification.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 import cel
 from switchboard.actors.domain.model import WorkStream
 
-VARIABLES = frozenset({"context", "customer", "priority", "work_stream"})
+VARIABLES = frozenset({"context", "customer", "priority", "work_stream", "outputs"})
 
 # CEL's standard functions and macros; operators (`_==_`, `@in`, ...) are always allowed.
 # Anything else would only fail when a conversation arrives, so it is refused at load.
@@ -122,19 +124,31 @@ class RouteDecision:
     trace: tuple[str, ...]  # one readable line per rule looked at
 
 
-def route_variables(
+def base_variables(
     stream_id: str, context: Mapping, customer_id: str, attributes: Mapping, priority: int
+) -> dict:
+    """What every condition sees about the work as submitted."""
+    return {
+        "context": dict(context),
+        "customer": {"id": customer_id, "attributes": dict(attributes)},
+        "priority": priority,
+        "work_stream": stream_id,
+    }
+
+
+def route_variables(
+    stream_id: str,
+    context: Mapping,
+    customer_id: str,
+    attributes: Mapping,
+    priority: int,
+    outputs: Mapping | None = None,
 ) -> cel.Context:
-    """What conditions see, built once per conversation: handing CEL a prepared context
-    makes each further rule cost well under a microsecond instead of ~10."""
-    return cel.Context(
-        {
-            "context": dict(context),
-            "customer": {"id": customer_id, "attributes": dict(attributes)},
-            "priority": priority,
-            "work_stream": stream_id,
-        }
-    )
+    """What route conditions see, built once per conversation: handing CEL a prepared
+    context makes each further rule cost well under a microsecond instead of ~10."""
+    variables = base_variables(stream_id, context, customer_id, attributes, priority)
+    variables["outputs"] = dict(outputs or {"skills": {}, "attributes": {}})
+    return cel.Context(variables)
 
 
 def decide_queue(stream: WorkStream, variables: cel.Context | Mapping) -> RouteDecision:

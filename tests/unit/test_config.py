@@ -559,7 +559,7 @@ def test_a_rule_using_an_unknown_variable_is_refused() -> None:
         line_of(text, "name: gold"),
         "rule 'gold'",
         "unknown variable tier",
-        "context, customer, priority, work_stream",
+        "context, customer, outputs, priority, work_stream",
     )
 
 

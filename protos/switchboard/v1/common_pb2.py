@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bswitchboard/v1/common.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x01\n\x08\x43ustomer\x12\n\n\x02id\x18\x01 \x01(\t\x12<\n\nattributes\x18\x02 \x03(\x0b\x32(.switchboard.v1.Customer.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xef\x01\n\rTimelineEntry\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x10\n\x08queue_id\x18\x04 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x05 \x01(\t\x12\x41\n\nattributes\x18\x06 \x03(\x0b\x32-.switchboard.v1.TimelineEntry.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xec\x04\n\x0c\x43onversation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0ework_stream_id\x18\x02 \x01(\t\x12(\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x17.switchboard.v1.Channel\x12*\n\x08\x63ustomer\x18\x04 \x01(\x0b\x32\x18.switchboard.v1.Customer\x12:\n\x07\x63ontext\x18\x05 \x03(\x0b\x32).switchboard.v1.Conversation.ContextEntry\x12\x10\n\x08priority\x18\x06 \x01(\x05\x12I\n\x0frequired_skills\x18\x07 \x03(\x0b\x32\x30.switchboard.v1.Conversation.RequiredSkillsEntry\x12\x10\n\x08queue_id\x18\x08 \x01(\t\x12\x30\n\x05state\x18\t \x01(\x0e\x32!.switchboard.v1.ConversationState\x12\x10\n\x08\x61gent_id\x18\n \x01(\t\x12\x15\n\roffer_pending\x18\x0b \x01(\x08\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x08timeline\x18\r \x03(\x0b\x32\x1d.switchboard.v1.TimelineEntry\x12\x14\n\x0c\x63lose_reason\x18\x0e \x01(\t\x1a.\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x35\n\x13RequiredSkillsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01*\xa7\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x43HANNEL_CHAT\x10\x01\x12\x11\n\rCHANNEL_VOICE\x10\x02\x12\x0f\n\x0b\x43HANNEL_SMS\x10\x03\x12\x12\n\x0e\x43HANNEL_SOCIAL\x10\x04\x12\x11\n\rCHANNEL_EMAIL\x10\x05\x12\x12\n\x0e\x43HANNEL_RECORD\x10\x06\x12\x12\n\x0e\x43HANNEL_CUSTOM\x10\x07*\xa6\x01\n\x08Presence\x12\x18\n\x14PRESENCE_UNSPECIFIED\x10\x00\x12\x16\n\x12PRESENCE_AVAILABLE\x10\x01\x12\x11\n\rPRESENCE_BUSY\x10\x02\x12\x15\n\x11PRESENCE_BUSY_DND\x10\x03\x12\x11\n\rPRESENCE_AWAY\x10\x04\x12\x14\n\x10PRESENCE_OFFLINE\x10\x05\x12\x15\n\x11PRESENCE_INACTIVE\x10\x06*\xd2\x01\n\x11\x43onversationState\x12\"\n\x1e\x43ONVERSATION_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43ONVERSATION_STATE_OPEN\x10\x01\x12\x1d\n\x19\x43ONVERSATION_STATE_ACTIVE\x10\x02\x12\x1e\n\x1a\x43ONVERSATION_STATE_WAITING\x10\x03\x12\x1e\n\x1a\x43ONVERSATION_STATE_WRAP_UP\x10\x04\x12\x1d\n\x19\x43ONVERSATION_STATE_CLOSED\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bswitchboard/v1/common.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x01\n\x08\x43ustomer\x12\n\n\x02id\x18\x01 \x01(\t\x12<\n\nattributes\x18\x02 \x03(\x0b\x32(.switchboard.v1.Customer.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xef\x01\n\rTimelineEntry\x12&\n\x02\x61t\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\x12\x10\n\x08queue_id\x18\x04 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x05 \x01(\t\x12\x41\n\nattributes\x18\x06 \x03(\x0b\x32-.switchboard.v1.TimelineEntry.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf3\x05\n\x0c\x43onversation\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0ework_stream_id\x18\x02 \x01(\t\x12(\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x17.switchboard.v1.Channel\x12*\n\x08\x63ustomer\x18\x04 \x01(\x0b\x32\x18.switchboard.v1.Customer\x12:\n\x07\x63ontext\x18\x05 \x03(\x0b\x32).switchboard.v1.Conversation.ContextEntry\x12\x10\n\x08priority\x18\x06 \x01(\x05\x12I\n\x0frequired_skills\x18\x07 \x03(\x0b\x32\x30.switchboard.v1.Conversation.RequiredSkillsEntry\x12\x10\n\x08queue_id\x18\x08 \x01(\t\x12\x30\n\x05state\x18\t \x01(\x0e\x32!.switchboard.v1.ConversationState\x12\x10\n\x08\x61gent_id\x18\n \x01(\t\x12\x15\n\roffer_pending\x18\x0b \x01(\x08\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x08timeline\x18\r \x03(\x0b\x32\x1d.switchboard.v1.TimelineEntry\x12\x14\n\x0c\x63lose_reason\x18\x0e \x01(\t\x12@\n\nattributes\x18\x0f \x03(\x0b\x32,.switchboard.v1.Conversation.AttributesEntry\x12\x10\n\x08severity\x18\x10 \x01(\x05\x1a.\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x35\n\x13RequiredSkillsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xa7\x01\n\x07\x43hannel\x12\x17\n\x13\x43HANNEL_UNSPECIFIED\x10\x00\x12\x10\n\x0c\x43HANNEL_CHAT\x10\x01\x12\x11\n\rCHANNEL_VOICE\x10\x02\x12\x0f\n\x0b\x43HANNEL_SMS\x10\x03\x12\x12\n\x0e\x43HANNEL_SOCIAL\x10\x04\x12\x11\n\rCHANNEL_EMAIL\x10\x05\x12\x12\n\x0e\x43HANNEL_RECORD\x10\x06\x12\x12\n\x0e\x43HANNEL_CUSTOM\x10\x07*\xa6\x01\n\x08Presence\x12\x18\n\x14PRESENCE_UNSPECIFIED\x10\x00\x12\x16\n\x12PRESENCE_AVAILABLE\x10\x01\x12\x11\n\rPRESENCE_BUSY\x10\x02\x12\x15\n\x11PRESENCE_BUSY_DND\x10\x03\x12\x11\n\rPRESENCE_AWAY\x10\x04\x12\x14\n\x10PRESENCE_OFFLINE\x10\x05\x12\x15\n\x11PRESENCE_INACTIVE\x10\x06*\xd2\x01\n\x11\x43onversationState\x12\"\n\x1e\x43ONVERSATION_STATE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x43ONVERSATION_STATE_OPEN\x10\x01\x12\x1d\n\x19\x43ONVERSATION_STATE_ACTIVE\x10\x02\x12\x1e\n\x1a\x43ONVERSATION_STATE_WAITING\x10\x03\x12\x1e\n\x1a\x43ONVERSATION_STATE_WRAP_UP\x10\x04\x12\x1d\n\x19\x43ONVERSATION_STATE_CLOSED\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,12 +40,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONVERSATION_CONTEXTENTRY']._serialized_options = b'8\001'
   _globals['_CONVERSATION_REQUIREDSKILLSENTRY']._loaded_options = None
   _globals['_CONVERSATION_REQUIREDSKILLSENTRY']._serialized_options = b'8\001'
-  _globals['_CHANNEL']._serialized_start=1084
-  _globals['_CHANNEL']._serialized_end=1251
-  _globals['_PRESENCE']._serialized_start=1254
-  _globals['_PRESENCE']._serialized_end=1420
-  _globals['_CONVERSATIONSTATE']._serialized_start=1423
-  _globals['_CONVERSATIONSTATE']._serialized_end=1633
+  _globals['_CONVERSATION_ATTRIBUTESENTRY']._loaded_options = None
+  _globals['_CONVERSATION_ATTRIBUTESENTRY']._serialized_options = b'8\001'
+  _globals['_CHANNEL']._serialized_start=1219
+  _globals['_CHANNEL']._serialized_end=1386
+  _globals['_PRESENCE']._serialized_start=1389
+  _globals['_PRESENCE']._serialized_end=1555
+  _globals['_CONVERSATIONSTATE']._serialized_start=1558
+  _globals['_CONVERSATIONSTATE']._serialized_end=1768
   _globals['_CUSTOMER']._serialized_start=81
   _globals['_CUSTOMER']._serialized_end=216
   _globals['_CUSTOMER_ATTRIBUTESENTRY']._serialized_start=167
@@ -55,9 +57,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TIMELINEENTRY_ATTRIBUTESENTRY']._serialized_start=167
   _globals['_TIMELINEENTRY_ATTRIBUTESENTRY']._serialized_end=216
   _globals['_CONVERSATION']._serialized_start=461
-  _globals['_CONVERSATION']._serialized_end=1081
-  _globals['_CONVERSATION_CONTEXTENTRY']._serialized_start=980
-  _globals['_CONVERSATION_CONTEXTENTRY']._serialized_end=1026
-  _globals['_CONVERSATION_REQUIREDSKILLSENTRY']._serialized_start=1028
-  _globals['_CONVERSATION_REQUIREDSKILLSENTRY']._serialized_end=1081
+  _globals['_CONVERSATION']._serialized_end=1216
+  _globals['_CONVERSATION_CONTEXTENTRY']._serialized_start=1064
+  _globals['_CONVERSATION_CONTEXTENTRY']._serialized_end=1110
+  _globals['_CONVERSATION_REQUIREDSKILLSENTRY']._serialized_start=1112
+  _globals['_CONVERSATION_REQUIREDSKILLSENTRY']._serialized_end=1165
+  _globals['_CONVERSATION_ATTRIBUTESENTRY']._serialized_start=167
+  _globals['_CONVERSATION_ATTRIBUTESENTRY']._serialized_end=216
 # @@protoc_insertion_point(module_scope)

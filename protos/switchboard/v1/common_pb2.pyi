@@ -100,7 +100,7 @@ class TimelineEntry(_message.Message):
     def __init__(self, at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[str] = ..., detail: _Optional[str] = ..., queue_id: _Optional[str] = ..., agent_id: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Conversation(_message.Message):
-    __slots__ = ("id", "work_stream_id", "channel", "customer", "context", "priority", "required_skills", "queue_id", "state", "agent_id", "offer_pending", "created_at", "timeline", "close_reason")
+    __slots__ = ("id", "work_stream_id", "channel", "customer", "context", "priority", "required_skills", "queue_id", "state", "agent_id", "offer_pending", "created_at", "timeline", "close_reason", "attributes", "severity")
     class ContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -115,6 +115,13 @@ class Conversation(_message.Message):
         key: str
         value: int
         def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class AttributesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     ID_FIELD_NUMBER: _ClassVar[int]
     WORK_STREAM_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +136,8 @@ class Conversation(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     TIMELINE_FIELD_NUMBER: _ClassVar[int]
     CLOSE_REASON_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    SEVERITY_FIELD_NUMBER: _ClassVar[int]
     id: str
     work_stream_id: str
     channel: Channel
@@ -143,4 +152,6 @@ class Conversation(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     timeline: _containers.RepeatedCompositeFieldContainer[TimelineEntry]
     close_reason: str
-    def __init__(self, id: _Optional[str] = ..., work_stream_id: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., customer: _Optional[_Union[Customer, _Mapping]] = ..., context: _Optional[_Mapping[str, str]] = ..., priority: _Optional[int] = ..., required_skills: _Optional[_Mapping[str, int]] = ..., queue_id: _Optional[str] = ..., state: _Optional[_Union[ConversationState, str]] = ..., agent_id: _Optional[str] = ..., offer_pending: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeline: _Optional[_Iterable[_Union[TimelineEntry, _Mapping]]] = ..., close_reason: _Optional[str] = ...) -> None: ...
+    attributes: _containers.ScalarMap[str, str]
+    severity: int
+    def __init__(self, id: _Optional[str] = ..., work_stream_id: _Optional[str] = ..., channel: _Optional[_Union[Channel, str]] = ..., customer: _Optional[_Union[Customer, _Mapping]] = ..., context: _Optional[_Mapping[str, str]] = ..., priority: _Optional[int] = ..., required_skills: _Optional[_Mapping[str, int]] = ..., queue_id: _Optional[str] = ..., state: _Optional[_Union[ConversationState, str]] = ..., agent_id: _Optional[str] = ..., offer_pending: _Optional[bool] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeline: _Optional[_Iterable[_Union[TimelineEntry, _Mapping]]] = ..., close_reason: _Optional[str] = ..., attributes: _Optional[_Mapping[str, str]] = ..., severity: _Optional[int] = ...) -> None: ...
