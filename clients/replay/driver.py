@@ -182,7 +182,9 @@ class Replay:
 
     async def _provision_agents(self) -> None:
         for shift in self.day.shifts:
-            skills = self.day.skills.get(shift.agent_id, {})
+            skills = dict(self.day.skills.get(shift.agent_id, {}))
+            if "PE" in skills:  # who answered calls in English speaks English
+                skills["english"] = skills["PE"]
             queues = sorted({queue_of_type(t) for t in skills}) or [queue_of_type("PS")]
             await self.connection.admin.UpsertAgent(
                 admin_pb2.UpsertAgentRequest(
@@ -285,9 +287,9 @@ class Replay:
             request = gateway_pb2.SubmitWorkRequest(
                 work_stream_id=self.stream,
                 customer=common_pb2.Customer(id=call.customer_id),
+                # What the bank's IVR knew; the configuration's classification decides
+                # what it means (priority customers ahead, English calls to English speakers).
                 context={"type": call.call_type, "bank_priority": str(call.file_priority)},
-                # The bank gave priority customers (2) a head start; regulars (0, 1) are equal.
-                priority=1 if call.file_priority == 2 else 0,
             )
             response = await self.connection.gateway.SubmitWork(request)
             self.rpcs += 1

@@ -153,3 +153,21 @@ def test_rule_names_must_differ() -> None:
     )
     with pytest.raises(ConfigError, match="already used"):
         parse_config(text, "c.yaml")
+
+
+def test_the_bank_configuration_puts_priority_customers_ahead_and_english_to_speakers() -> None:
+    from pathlib import Path  # noqa: PLC0415
+
+    from switchboard.server.config import load_config  # noqa: PLC0415
+
+    bank = Path(__file__).resolve().parents[2] / "examples" / "bank" / "switchboard.yaml"
+    stream = load_config(bank).streams["bank-voice"]
+    vip_english = classify(
+        stream.rulesets, base_variables(stream.id, {"type": "PE", "bank_priority": "2"}, "", {}, 0)
+    ).outputs
+    assert vip_english.priority == 1
+    assert dict(vip_english.skills) == {"english": 1}
+    regular = classify(
+        stream.rulesets, base_variables(stream.id, {"type": "PS", "bank_priority": "0"}, "", {}, 0)
+    ).outputs
+    assert regular.priority is None and dict(regular.skills) == {}
