@@ -33,12 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port-file", help="write HOST:PORT here once listening")
     _logging_options(serve)
 
+    from switchboard.clients.conversation_command import add_conversation_command
     from switchboard.clients.replay.command import add_replay_command
 
     add_replay_command(commands)
+    add_conversation_command(commands)
 
     args = parser.parse_args(argv)
-    sb_logging.configure(args.log_level, args.log_format)
+    sb_logging.configure(
+        getattr(args, "log_level", "warning"), getattr(args, "log_format", "console")
+    )
     if args.command == "serve":
         try:
             config = load_config(args.config)
