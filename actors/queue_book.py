@@ -100,8 +100,13 @@ class QueueBook:
             self.update(view)
             return
         self._joined += 1
-        self.members[view.agent_id] = Member(view=view, joined=self._joined)
-        self._reindex(self.members[view.agent_id])
+        member = Member(view=view, joined=self._joined)
+        # Proposals made before the agent last left are still out: count them again.
+        member.in_flight_units = sum(
+            ticket.cost for ticket, agent_id in self.proposed.values() if agent_id == view.agent_id
+        )
+        self.members[view.agent_id] = member
+        self._reindex(member)
 
     def leave(self, agent_id: str) -> None:
         member = self.members.pop(agent_id, None)

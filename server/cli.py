@@ -44,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         getattr(args, "log_level", "warning"), getattr(args, "log_format", "console")
     )
     if args.command == "serve":
+        problem = listen_problem(args.listen)
+        if problem:
+            print(f"switchboard: --listen {args.listen}: {problem}", file=sys.stderr)
+            return 2
         try:
             config = load_config(args.config)
         except ConfigError as exc:
@@ -69,6 +73,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 0
     return args.run(args)
+
+
+def listen_problem(listen: str) -> str | None:
+    """What is wrong with a HOST:PORT, or None. gRPC itself would wrap a port past 65535."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host:
+        return "expected HOST:PORT, e.g. 127.0.0.1:50051"
+    if not port.isdigit() or not 0 <= int(port) <= 65535:  # noqa: PLR2004
+        return f"{port!r} is not a port (0-65535; 0 picks a free one)"
+    return None
 
 
 def _logging_options(parser: argparse.ArgumentParser) -> None:

@@ -41,7 +41,8 @@ class Dispatcher:
             self.loop.call_soon(self._turn)
 
     def _turn(self) -> None:
-        self._turn_pending = False
+        # `_turn_pending` stays set while this turn runs, so that actors scheduled meanwhile
+        # join this turn's queue instead of asking the loop for another turn each time.
         budget = MESSAGES_PER_LOOP_TURN
         ready = self._ready
         while ready and budget > 0:
@@ -54,9 +55,9 @@ class Dispatcher:
                 actor._scheduled = True
                 ready.append(actor)
         if ready:
-            self._turn_pending = True
-            self.loop.call_soon(self._turn)
+            self.loop.call_soon(self._turn)  # let gRPC I/O and timers run, then go on
         else:
+            self._turn_pending = False
             self._wake_idle_waiters()
 
     @property
