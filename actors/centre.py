@@ -32,6 +32,7 @@ from switchboard.actors.domain.model import (
     WorkStream,
     frozen_map,
 )
+from switchboard.actors.domain.overflow import is_overflowing
 from switchboard.actors.domain.routing import base_variables, decide_queue, route_variables
 from switchboard.actors.errors import FailedPrecondition, InvalidArgument, NotFound
 from switchboard.actors.queue import QueueActor, QueueSnapshot
@@ -80,6 +81,7 @@ class Centre:
         self.agents: dict[str, pykka.ActorRef[Any]] = {}
         self.conversations: dict[str, pykka.ActorRef[Any]] = {}
         self.recently_closed: OrderedDict[str, ConversationSnapshot] = OrderedDict()
+        self.queue_waiting: dict[str, int] = dict.fromkeys(self.queue_specs, 0)
         self._seq = itertools.count(1)
         self.submitted = 0
         self.closed = 0
@@ -180,8 +182,10 @@ class Centre:
         variables = route_variables(
             stream_id, context, customer_id, attributes, priority, outputs.as_variable()
         )
-        decision = decide_queue(stream, variables)
         now = self.clock.now()
+        decision = decide_queue(
+            stream, variables, lambda queue_id: self._overflowing(queue_id, now)
+        )
         conversation_id = uuid.uuid4().hex
         work = Work(
             conversation_id=conversation_id,
@@ -213,6 +217,10 @@ class Centre:
         ref.tell(m.Start(decision.trace, decision.rule, classification.trace))
         self.submitted += 1
         return conversation_id, decision.queue_id
+
+    def _overflowing(self, queue_id: str, now: float) -> bool:
+        spec = self.queue_specs[queue_id]
+        return is_overflowing(spec.overflow, spec.hours, self.queue_waiting[queue_id], now)
 
     def conversation(self, conversation_id: str) -> pykka.ActorRef[Any]:
         ref = self.conversations.get(conversation_id)

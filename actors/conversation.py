@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +10,7 @@ import structlog
 from switchboard.actors import messages as m
 from switchboard.actors.domain.lifecycle import Event, IllegalTransition, transition
 from switchboard.actors.domain.model import ConversationState, Ticket, WorkStream
+from switchboard.actors.domain.overflow import OverflowRule, OverflowThen
 from switchboard.actors.errors import FailedPrecondition
 from switchboard.actors.runtime import LoopActor
 from switchboard.actors.runtime.timers import tell_later
@@ -22,6 +24,11 @@ S = ConversationState
 # (auto-closes are "auto_close_<state>", e.g. "auto_close_open").
 ABANDONED = "abandoned"
 CLOSED_BY_AGENT = "closed_by_agent"
+OVERFLOW = "overflow"  # ended by a queue's overflow rule; the timeline gives the reason
+
+# Overflow transfers one conversation may make before it is ended instead (rules that send
+# work round in a circle must not keep it moving for ever).
+MAX_OVERFLOW_TRANSFERS = 5
 
 DECLINE_WORDS = {"timed_out": "offer timed out", "agent_disconnected": "agent disconnected"}
 _log = structlog.get_logger("switchboard.conversation")
@@ -59,6 +66,7 @@ class ConversationActor(LoopActor):
         self.close_reason = ""
         self.timeline: list[TimelineEntry] = []
         self._timer: object | None = None
+        self._transfers = 0
         self._token = 0
 
     @property
@@ -89,6 +97,8 @@ class ConversationActor(LoopActor):
                 return self._abandon(reason)
             case m.CustomerEnds():
                 return self._customer_ends()
+            case m.Overflowed(queue_id, rule, why):
+                self._overflowed(queue_id, rule, why)
             case m.StateTimeout(token):
                 if token == self._token:
                     self._timed_out()
@@ -147,7 +157,32 @@ class ConversationActor(LoopActor):
         self._record(
             "declined", f"{why} by {agent_id}; back to its place in the queue", agent_id=agent_id
         )
-        self.directory.queues[self.ticket.work.queue_id].tell(m.Enqueue(self.ticket))
+        self.directory.queues[self.ticket.work.queue_id].tell(
+            m.Enqueue(self.ticket, returning=True)
+        )
+
+    def _overflowed(self, queue_id: str, rule: OverflowRule, why: str) -> None:
+        if self.state is not S.OPEN or queue_id != self.ticket.work.queue_id:
+            return  # it moved on meanwhile
+        if rule.then is OverflowThen.ASSIGN_ANYWAY:
+            self._record("overflow", f"queue {queue_id}: {why}; assigned anyway", queue_id=queue_id)
+            return
+        if rule.then is OverflowThen.TRANSFER and self._transfers < MAX_OVERFLOW_TRANSFERS:
+            self._transfers += 1
+            self._record(
+                "overflow",
+                f"queue {queue_id}: {why}; transferred to {rule.target}",
+                queue_id=queue_id,
+            )
+            self.ticket.work = dataclasses.replace(self.ticket.work, queue_id=rule.target)
+            self.ticket.enqueued_at = self.clock.now()  # its age in the new queue
+            self._record("queued", f"waiting in queue {rule.target}", queue_id=rule.target)
+            self.directory.queues[rule.target].tell(m.Enqueue(self.ticket))
+            return
+        if rule.then is OverflowThen.TRANSFER:
+            why = f"{why}; not transferred again after {MAX_OVERFLOW_TRANSFERS} transfers"
+        reason = rule.reason or "the queue cannot take more work"
+        self._close(OVERFLOW, Event.TURNED_AWAY, f"queue {queue_id}: {why}; ended: {reason}")
 
     def _abandon(self, reason: str) -> ConversationState:
         if self.state is S.ACTIVE:

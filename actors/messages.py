@@ -13,6 +13,16 @@ from switchboard.actors.domain.model import AgentView, Presence, Ticket
 @dataclass(slots=True)
 class Enqueue:
     ticket: Ticket
+    returning: bool = False  # declined work going back to its place: no overflow check
+
+
+@dataclass(slots=True)
+class Overflowed:
+    """To a conversation: the queue turned it away (transfer or end), or let it in anyway."""
+
+    queue_id: str
+    rule: Any  # overflow.OverflowRule
+    why: str
 
 
 @dataclass(slots=True)

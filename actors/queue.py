@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import structlog
 from switchboard.actors import messages as m
 from switchboard.actors.domain.model import Presence, QueueSpec
+from switchboard.actors.domain.overflow import OverflowThen, overflow_on_entry
 from switchboard.actors.queue_book import QueueBook
 from switchboard.actors.runtime import LoopActor
 
@@ -39,8 +40,16 @@ class QueueActor(LoopActor):
         self.log = structlog.get_logger("switchboard.queue").bind(queue_id=spec.id)
 
     def on_receive(self, message: object) -> object:
+        answer = self._handle(message)
+        # Read by routing (on this same thread) to prefer queues that are not overflowing.
+        self.directory.queue_waiting[self.spec.id] = len(self.book)
+        return answer
+
+    def _handle(self, message: object) -> object:
         match message:
-            case m.Enqueue(ticket):
+            case m.Enqueue(ticket, returning):
+                if not returning and self._turned_away(ticket):
+                    return None
                 self.book.add(ticket)
                 agent_id = self.book.agent_for_new(ticket)
                 if agent_id is not None:
@@ -80,6 +89,17 @@ class QueueActor(LoopActor):
             case _:
                 return super().on_receive(message)
         return None
+
+    def _turned_away(self, ticket: object) -> bool:
+        """Check the overflow rules for arriving work; True if it must go elsewhere."""
+        now = self.directory.clock.now()
+        found = overflow_on_entry(self.spec.overflow, self.spec.hours, len(self.book), now)
+        if found is None:
+            return False
+        conversation = self.directory.conversations.get(ticket.conversation_id)  # type: ignore[attr-defined]
+        if conversation is not None:
+            conversation.tell(m.Overflowed(self.spec.id, found.rule, found.why))
+        return found.rule.then is not OverflowThen.ASSIGN_ANYWAY
 
     def _propose_waiting(self) -> None:
         for ticket, agent_id in self.book.assignable():

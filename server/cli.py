@@ -80,7 +80,7 @@ def listen_problem(listen: str) -> str | None:
     host, sep, port = listen.rpartition(":")
     if not sep or not host:
         return "expected HOST:PORT, e.g. 127.0.0.1:50051"
-    if not port.isdigit() or not 0 <= int(port) <= 65535:  # noqa: PLR2004
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
         return f"{port!r} is not a port (0-65535; 0 picks a free one)"
     return None
 

@@ -10,15 +10,18 @@ Unknown keys are refused too, so a misspelt option never silently means its defa
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from switchboard.actors.domain.classification import ClassificationRule, Outputs, Ruleset
+from switchboard.actors.domain.hours import DAYS, OperatingHours, parse_period
 from switchboard.actors.domain.model import (
     DEFAULT_AUTO_CLOSE,
     QUEUE_TYPE_OF_CHANNEL,
@@ -38,6 +41,7 @@ from switchboard.actors.domain.model import (
     WrapUp,
     frozen_map,
 )
+from switchboard.actors.domain.overflow import OverflowRule, OverflowThen, OverflowWhen
 from switchboard.actors.domain.routing import Condition, ConditionError, compile_condition
 
 DEFAULT_OFFER_TIMEOUT_S = 120.0
@@ -241,6 +245,7 @@ class _Reader:
             raise self.fail("queues" if "queues" in top else "", "at least one queue is required")
         self.unique_ids(queue_items, "queues")
         queues = tuple(self.queue(q, f"queues[{i}]") for i, q in enumerate(queue_items))
+        self.check_overflow_targets(queues)
         queue_by_id = {q.id: q for q in queues}
         stream_items = self.listing(top.get("work_streams"), "work_streams")
         if not stream_items:
@@ -286,20 +291,115 @@ class _Reader:
         )
 
     def queue(self, data: Any, key: str) -> QueueSpec:
-        data = self.mapping(data, key, {"id", "type", "priority", "method", "members"})
+        data = self.mapping(
+            data, key, {"id", "type", "priority", "method", "members", "overflow", "hours"}
+        )
         members = self.listing(data.get("members"), _join(key, "members"))
         for j, member in enumerate(members):
             if not isinstance(member, str):
                 raise self.fail(f"{key}.members[{j}]", f"must be an agent id, got {member!r}")
         if len(set(members)) != len(members):
             raise self.fail(_join(key, "members"), "lists an agent twice")
+        hours = None
+        if data.get("hours") is not None:
+            hours = self.hours(data["hours"], _join(key, "hours"))
+        overflow = tuple(
+            self.overflow_rule(rule, f"{key}.overflow[{j}]", hours)
+            for j, rule in enumerate(self.listing(data.get("overflow"), _join(key, "overflow")))
+        )
         return QueueSpec(
             id=self.identifier(data, "id", key),
             type=self.choice(data, "type", key, QueueType, "messaging"),
             priority=self.number(data, "priority", key, 1, minimum=0, integer=True),
             method=self.choice(data, "method", key, AssignmentMethod, "highest_capacity"),
             members=tuple(members),
+            overflow=overflow,
+            hours=hours,
         )
+
+    def hours(self, data: Any, key: str) -> OperatingHours:
+        data = self.mapping(data, key, {"timezone", "weekly", "holidays"})
+        zone_name = self.text(data, "timezone", key)
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(
+                _join(key, "timezone"), f"unknown time zone {zone_name!r} (e.g. Europe/London)"
+            ) from None
+        weekly_key = _join(key, "weekly")
+        weekly_data = self.mapping(data.get("weekly"), weekly_key, set(DAYS))
+        if not any(weekly_data.values()):
+            raise self.fail(weekly_key, "opens on no day: give at least one period")
+        weekly = {}
+        for day, periods in weekly_data.items():
+            parsed = []
+            for j, text in enumerate(self.listing(periods, _join(weekly_key, day))):
+                try:
+                    parsed.append(parse_period(str(text)))
+                except ValueError as exc:
+                    raise self.fail(f"{weekly_key}.{day}[{j}]", str(exc)) from None
+            weekly[DAYS.index(day)] = tuple(sorted(parsed))
+        holidays = set()
+        for j, day in enumerate(self.listing(data.get("holidays"), _join(key, "holidays"))):
+            try:
+                holidays.add(datetime.date.fromisoformat(str(day)))
+            except ValueError:
+                raise self.fail(
+                    f"{key}.holidays[{j}]", f"{day!r} is not a date like 2026-12-25"
+                ) from None
+        return OperatingHours(zone, weekly, frozenset(holidays))
+
+    def overflow_rule(self, data: Any, key: str, hours: OperatingHours | None) -> OverflowRule:
+        data = self.mapping(data, key, {"when", "then"})
+        when_key, then_key = _join(key, "when"), _join(key, "then")
+        if "when" not in data or "then" not in data:
+            raise self.fail(key, "an overflow rule needs `when` and `then`")
+        when = self.mapping(data["when"], when_key, {w.value for w in OverflowWhen})
+        then = self.mapping(data["then"], then_key, {t.value for t in OverflowThen})
+        if len(when) != 1 or len(then) != 1:
+            raise self.fail(
+                key, "give exactly one condition under `when` and one action under `then`"
+            )
+        ((condition, value),) = when.items()
+        ((action, argument),) = then.items()
+        rule = {"when": OverflowWhen(condition), "then": OverflowThen(action)}
+        if rule["when"] is OverflowWhen.WORK_ITEM_LIMIT:
+            rule["limit"] = self.number(when, condition, when_key, 0, minimum=0, integer=True)
+        elif value is not True:
+            raise self.fail(_join(when_key, condition), "write `outside_hours: true`")
+        elif hours is None:
+            raise self.fail(_join(when_key, condition), "the queue has no `hours` to be outside of")
+        if rule["then"] is OverflowThen.TRANSFER:
+            self.check_identifier(argument, _join(then_key, action))
+            rule["target"] = argument
+        elif rule["then"] is OverflowThen.END:
+            if not isinstance(argument, str) or not argument.strip():
+                raise self.fail(
+                    _join(then_key, action), "give the reason the channel can tell the customer"
+                )
+            rule["reason"] = argument
+        elif argument is not True:
+            raise self.fail(_join(then_key, action), "write `assign_anyway: true`")
+        return OverflowRule(**rule)
+
+    def check_overflow_targets(self, queues: tuple[QueueSpec, ...]) -> None:
+        by_id = {q.id: q for q in queues}
+        for i, queue in enumerate(queues):
+            for j, rule in enumerate(queue.overflow):
+                if rule.then is not OverflowThen.TRANSFER:
+                    continue
+                where = f"queues[{i}].overflow[{j}].then.transfer_to"
+                target = by_id.get(rule.target)
+                if target is None:
+                    raise self.fail(where, f"unknown queue {rule.target!r}")
+                if target.id == queue.id:
+                    raise self.fail(where, "a queue cannot overflow into itself")
+                if target.type is not queue.type:
+                    raise self.fail(
+                        where,
+                        f"queue {target.id!r} is a {target.type.value} queue; "
+                        f"{queue.id!r} is {queue.type.value}",
+                    )
 
     def stream(self, data: Any, key: str, queues: dict[str, QueueSpec]) -> WorkStream:
         data = self.mapping(

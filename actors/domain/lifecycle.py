@@ -17,12 +17,14 @@ class Event(enum.Enum):
     RESUME = "resume"
     CLOSE = "close"  # agent closed after wrap-up
     TIMEOUT = "timeout"  # the auto-close timer of the current state fired
+    TURNED_AWAY = "turned_away"  # a queue's overflow rule ended it
 
 
 TRANSITIONS: dict[tuple[S, Event], S] = {
     (S.OPEN, Event.ACCEPT): S.ACTIVE,
     (S.OPEN, Event.ABANDON): S.CLOSED,
     (S.OPEN, Event.TIMEOUT): S.CLOSED,
+    (S.OPEN, Event.TURNED_AWAY): S.CLOSED,
     (S.ACTIVE, Event.END): S.WRAP_UP,
     (S.ACTIVE, Event.RELEASE): S.OPEN,
     (S.ACTIVE, Event.PARK): S.WAITING,

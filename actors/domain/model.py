@@ -150,6 +150,8 @@ class QueueSpec:
     priority: int
     method: AssignmentMethod
     members: tuple[str, ...]
+    overflow: tuple = ()  # overflow.OverflowRule, checked in order when work arrives
+    hours: object = None  # hours.OperatingHours; None: always open
 
 
 @dataclass(frozen=True, slots=True)

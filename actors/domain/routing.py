@@ -14,7 +14,7 @@ objects; it sees only the variables we hand it:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import cel
@@ -151,8 +151,14 @@ def route_variables(
     return cel.Context(variables)
 
 
-def decide_queue(stream: WorkStream, variables: cel.Context | Mapping) -> RouteDecision:
-    """First rule whose condition holds wins; no match or a failing rule: the fallback."""
+def decide_queue(
+    stream: WorkStream,
+    variables: cel.Context | Mapping,
+    overflowing: Callable[[str], bool] = lambda _queue_id: False,
+) -> RouteDecision:
+    """The first rule whose condition holds and whose queue is not overflowing wins; no match
+    or a failing rule: the fallback (which takes the work even if it overflows: its own
+    overflow rules then decide)."""
     trace: list[str] = []
     for rule in stream.route_rules:
         try:
@@ -160,6 +166,9 @@ def decide_queue(stream: WorkStream, variables: cel.Context | Mapping) -> RouteD
         except ConditionFailed as exc:
             trace.append(f"rule {rule.name!r} failed ({exc}); sent to fallback")
             return RouteDecision(stream.fallback_queue_id, None, tuple(trace))
+        if matched and overflowing(rule.queue_id):
+            trace.append(f"rule {rule.name!r} matched but queue {rule.queue_id} is overflowing")
+            continue
         if matched:
             trace.append(f"rule {rule.name!r} matched -> queue {rule.queue_id}")
             return RouteDecision(rule.queue_id, rule.name, tuple(trace))

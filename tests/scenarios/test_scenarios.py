@@ -19,7 +19,6 @@ PENDING = {
     "capacity-profiles": "issue 4: capacity profiles",
     "closest-skills": "issue 4: closest skill match",
     "pick-race": "issue 4: pick mode",
-    "overflow-size": "issue 3: overflow rules",
 }
 
 

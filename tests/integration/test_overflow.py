@@ -1,0 +1,124 @@
+"""Overflow and operating hours over gRPC, on a manual clock."""
+
+from __future__ import annotations
+
+import calendar
+import datetime
+
+import pytest
+from switchboard.server.config import ConfigError, parse_config
+
+from tests.integration.support import CLOSED, OPEN, T0, Centre
+
+# 2026-12-01 was a Tuesday; the test clock starts at 09:00 UTC (11:00 in Jerusalem).
+NINE_UTC = float(calendar.timegm(datetime.datetime(2026, 12, 1, 9, 0).timetuple()))
+
+CENTRE = """
+work_streams:
+  - id: chat
+    channel: chat
+    route:
+      - {name: sales, when: 'context.topic == "sales"', queue: sales}
+      - {name: sales-backup, when: 'context.topic == "sales"', queue: backup}
+    fallback_queue: support
+  - id: direct-sales
+    channel: chat
+    fallback_queue: sales
+queues:
+  - id: sales
+    overflow:
+      - {when: {work_item_limit: 1}, then: {transfer_to: backup}}
+  - id: backup
+  - id: support
+    hours:
+      timezone: Asia/Jerusalem
+      weekly: {mon: ["08:00-17:00"], tue: ["08:00-17:00"]}
+      holidays: ["2026-12-25"]
+    overflow:
+      - {when: {outside_hours: true}, then: {end: "We are closed; we open at 08:00."}}
+      - {when: {work_item_limit: 2}, then: {assign_anyway: true}}
+"""
+
+
+async def start(harness) -> Centre:
+    return await Centre.start(harness, CENTRE, clock_start=NINE_UTC)
+
+
+async def test_routing_skips_a_matching_rule_whose_queue_overflows(harness) -> None:
+    centre = await start(harness)
+    first = await centre.submit(context={"topic": "sales"})
+    await centre.settle()
+    second = await centre.submit(context={"topic": "sales"})
+    assert (first.queue_id, second.queue_id) == ("sales", "backup")
+    routed = [
+        e
+        for e in (await centre.conversation(second.conversation_id)).timeline
+        if e.kind == "routed"
+    ][0]
+    assert "queue sales is overflowing" in routed.detail
+
+
+async def test_work_arriving_at_a_full_queue_is_transferred(harness) -> None:
+    # A fallback queue takes work even when it overflows; its own rules then move it on.
+    centre = await start(harness)
+    first = await centre.submit("direct-sales")
+    await centre.settle()
+    second = await centre.submit("direct-sales")
+    await centre.settle()
+    assert await centre.waiting("sales") == [first.conversation_id]
+    assert await centre.waiting("backup") == [second.conversation_id]
+    conversation = await centre.conversation(second.conversation_id)
+    assert conversation.queue_id == "backup"
+    overflow = [e for e in conversation.timeline if e.kind == "overflow"][0]
+    assert (
+        "1 already waiting (limit 1)" in overflow.detail
+        and "transferred to backup" in overflow.detail
+    )
+
+
+async def test_outside_hours_the_work_is_ended_with_the_reason(harness) -> None:
+    centre = await start(harness)
+    await centre.settle(NINE_UTC - T0 + 8 * 3600)  # 17:00 UTC is 19:00 in Jerusalem: closed
+    response = await centre.submit(context={"topic": "billing"})
+    await centre.settle()
+    conversation = await centre.conversation(response.conversation_id)
+    assert conversation.state == CLOSED
+    assert conversation.close_reason == "overflow"
+    closed = conversation.timeline[-1]
+    assert "outside its hours" in closed.detail and "We are closed" in closed.detail
+
+
+async def test_within_hours_a_full_queue_assigns_anyway(harness) -> None:
+    centre = await start(harness)
+    cids = [(await centre.submit(context={"topic": "billing"})).conversation_id for _ in range(3)]
+    await centre.settle()
+    assert await centre.waiting("support") == cids
+    third = await centre.conversation(cids[2])
+    assert third.state == OPEN
+    assert any(e.kind == "overflow" and "assigned anyway" in e.detail for e in third.timeline)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "reason"),
+    [
+        ("transfer_to: backup", "transfer_to: nowhere", "unknown queue 'nowhere'"),
+        ("transfer_to: backup", "transfer_to: sales", "cannot overflow into itself"),
+        ("timezone: Asia/Jerusalem", "timezone: Mars/Olympus", "unknown time zone"),
+        ('mon: ["08:00-17:00"]', 'mon: ["17:00-08:00"]', "ends before it starts"),
+        ('"2026-12-25"', '"25/12/2026"', "not a date"),
+        ("{assign_anyway: true}", "{assign_anyway: maybe}", "assign_anyway: true"),
+        ('{end: "We are closed; we open at 08:00."}', "{end: ''}", "reason the channel"),
+        ("{work_item_limit: 1}", "{work_item_limit: 1, outside_hours: true}", "exactly one"),
+        (
+            "  - id: backup\n",
+            "  - id: backup\n    overflow: [{when: {outside_hours: true}, then: {end: closed}}]\n",
+            "no `hours`",
+        ),
+    ],
+)
+def test_bad_overflow_and_hours_are_refused(old: str, new: str, reason: str) -> None:
+    assert old in CENTRE
+    with pytest.raises(ConfigError) as info:
+        parse_config(CENTRE.replace(old, new), "c.yaml")
+    assert reason in str(info.value)
+    assert info.value.line is not None and info.value.key.startswith("queues[")
