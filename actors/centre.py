@@ -33,7 +33,12 @@ from switchboard.actors.domain.model import (
     frozen_map,
 )
 from switchboard.actors.domain.overflow import is_overflowing
-from switchboard.actors.domain.routing import base_variables, decide_queue, route_variables
+from switchboard.actors.domain.routing import (
+    SplitCounter,
+    base_variables,
+    decide_queue,
+    route_variables,
+)
 from switchboard.actors.errors import FailedPrecondition, InvalidArgument, NotFound
 from switchboard.actors.queue import QueueActor, QueueSnapshot
 
@@ -82,6 +87,7 @@ class Centre:
         self.conversations: dict[str, pykka.ActorRef[Any]] = {}
         self.recently_closed: OrderedDict[str, ConversationSnapshot] = OrderedDict()
         self.queue_waiting: dict[str, int] = dict.fromkeys(self.queue_specs, 0)
+        self.splits = SplitCounter()
         self._seq = itertools.count(1)
         self.submitted = 0
         self.closed = 0
@@ -184,7 +190,7 @@ class Centre:
         )
         now = self.clock.now()
         decision = decide_queue(
-            stream, variables, lambda queue_id: self._overflowing(queue_id, now)
+            stream, variables, lambda queue_id: self._overflowing(queue_id, now), self.splits
         )
         conversation_id = uuid.uuid4().hex
         work = Work(

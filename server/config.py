@@ -584,12 +584,31 @@ class _Reader:
         )
 
     def route_rule(self, data: Any, key: str, channel: Channel, queues: dict) -> RouteRule:
-        data = self.mapping(data, key, {"name", "when", "queue"})
+        data = self.mapping(data, key, {"name", "when", "queue", "split"})
         name = self.text(data, "name", key)
         condition = self.condition(data, key, name)
-        queue_id = self.text(data, "queue", key)
-        self.queue_of_type(queue_id, _join(key, "queue"), channel, queues)
-        return RouteRule(name=name, condition=condition, queue_id=queue_id)
+        if ("queue" in data) == ("split" in data):
+            raise self.fail(
+                key, f"rule {name!r}: queue is required (or a `split` over queues), not both"
+            )
+        if "queue" in data:
+            queue_id = self.text(data, "queue", key)
+            self.queue_of_type(queue_id, _join(key, "queue"), channel, queues)
+            return RouteRule(name=name, condition=condition, queue_id=queue_id)
+        split_key = _join(key, "split")
+        shares = []
+        for j, share in enumerate(self.listing(data["split"], split_key)):
+            share_key = f"{split_key}[{j}]"
+            share = self.mapping(share, share_key, {"queue", "percent"})
+            queue_id = self.text(share, "queue", share_key)
+            self.queue_of_type(queue_id, _join(share_key, "queue"), channel, queues)
+            percent = self.number(share, "percent", share_key, 0, minimum=1, integer=True)
+            shares.append((queue_id, percent))
+        if len({q for q, _ in shares}) != len(shares) or len(shares) < 2:  # noqa: PLR2004
+            raise self.fail(split_key, "a split names two or more different queues")
+        if sum(p for _, p in shares) != 100:  # noqa: PLR2004
+            raise self.fail(split_key, f"percents add up to {sum(p for _, p in shares)}, not 100")
+        return RouteRule(name=name, condition=condition, queue_id="", split=tuple(shares))
 
     def queue_of_type(self, queue_id: str, key: str, channel: Channel, queues: dict) -> None:
         queue = queues.get(queue_id)

@@ -123,7 +123,13 @@ DEFAULT_AUTO_CLOSE = {
 class RouteRule:
     name: str
     condition: object  # a compiled `Condition` (see routing.py); kept opaque here
-    queue_id: str
+    queue_id: str  # "" when the rule splits
+    # (queue id, percent) pairs adding up to 100: work matching the rule is shared out.
+    split: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def queue_ids(self) -> tuple[str, ...]:
+        return tuple(q for q, _ in self.split) if self.split else (self.queue_id,)
 
 
 @dataclass(frozen=True, slots=True)

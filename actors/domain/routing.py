@@ -151,10 +151,35 @@ def route_variables(
     return cel.Context(variables)
 
 
+class SplitCounter:
+    """Shares work out over a rule's split exactly in proportion, in a steady interleaving
+    (smooth weighted round robin): 70/30 gives a a b a a b a b a a ..., never long runs."""
+
+    def __init__(self) -> None:
+        self._current: dict[tuple[str, str], int] = {}
+
+    def choose(
+        self, rule_key: str, split: tuple[tuple[str, int], ...], usable: Callable[[str], bool]
+    ) -> str | None:
+        candidates = [(queue_id, percent) for queue_id, percent in split if usable(queue_id)]
+        if not candidates:
+            return None
+        total = sum(percent for _, percent in candidates)
+        best = None
+        for queue_id, percent in candidates:
+            key = (rule_key, queue_id)
+            self._current[key] = self._current.get(key, 0) + percent
+            if best is None or self._current[key] > self._current[(rule_key, best)]:
+                best = queue_id
+        self._current[(rule_key, best)] -= total
+        return best
+
+
 def decide_queue(
     stream: WorkStream,
     variables: cel.Context | Mapping,
     overflowing: Callable[[str], bool] = lambda _queue_id: False,
+    splits: SplitCounter | None = None,
 ) -> RouteDecision:
     """The first rule whose condition holds and whose queue is not overflowing wins; no match
     or a failing rule: the fallback (which takes the work even if it overflows: its own
@@ -166,12 +191,27 @@ def decide_queue(
         except ConditionFailed as exc:
             trace.append(f"rule {rule.name!r} failed ({exc}); sent to fallback")
             return RouteDecision(stream.fallback_queue_id, None, tuple(trace))
-        if matched and overflowing(rule.queue_id):
+        if not matched:
+            trace.append(f"rule {rule.name!r} did not match")
+            continue
+        if rule.split:
+            counter = splits if splits is not None else SplitCounter()
+            chosen = counter.choose(
+                f"{stream.id}/{rule.name}", rule.split, lambda q: not overflowing(q)
+            )
+            shares = ", ".join(f"{q} {p}%" for q, p in rule.split)
+            if chosen is None:
+                trace.append(
+                    f"rule {rule.name!r} matched but every queue of its split "
+                    f"({shares}) is overflowing"
+                )
+                continue
+            trace.append(f"rule {rule.name!r} matched -> queue {chosen} (split {shares})")
+            return RouteDecision(chosen, rule.name, tuple(trace))
+        if overflowing(rule.queue_id):
             trace.append(f"rule {rule.name!r} matched but queue {rule.queue_id} is overflowing")
             continue
-        if matched:
-            trace.append(f"rule {rule.name!r} matched -> queue {rule.queue_id}")
-            return RouteDecision(rule.queue_id, rule.name, tuple(trace))
-        trace.append(f"rule {rule.name!r} did not match")
+        trace.append(f"rule {rule.name!r} matched -> queue {rule.queue_id}")
+        return RouteDecision(rule.queue_id, rule.name, tuple(trace))
     trace.append(f"no rule matched -> fallback queue {stream.fallback_queue_id}")
     return RouteDecision(stream.fallback_queue_id, None, tuple(trace))

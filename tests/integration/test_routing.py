@@ -82,3 +82,44 @@ async def test_a_journal_of_schema_1_is_migrated_and_still_read(harness, tmp_pat
     await harness.stop()
     with sqlite3.connect(db) as check:
         assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+SPLIT = """
+work_streams:
+  - id: chat
+    channel: chat
+    route:
+      - name: share
+        when: 'context.topic == "sales"'
+        split: [{queue: a, percent: 70}, {queue: b, percent: 30}]
+    fallback_queue: c
+queues: [{id: a}, {id: b, overflow: [{when: {work_item_limit: 3}, then: {assign_anyway: true}}]}, {id: c}]
+"""
+
+
+async def test_a_split_shares_work_out_in_proportion(harness) -> None:  # noqa: ANN001
+    centre = await Centre.start(harness, SPLIT)
+    queues = [(await centre.submit(context={"topic": "sales"})).queue_id for _ in range(20)]
+    assert queues.count("a") == 14 and queues.count("b") == 6
+    assert "aa" in "".join(queues) and "bbb" not in "".join(queues)  # interleaved, not in runs
+    routed = (
+        (
+            await centre.conversation(
+                (await centre.submit(context={"topic": "sales"})).conversation_id
+            )
+        )
+        .timeline[1]
+        .detail
+    )
+    assert "split a 70%, b 30%" in routed
+
+
+def test_split_percentages_must_add_up() -> None:
+    import pytest  # noqa: PLC0415
+
+    from switchboard.server.config import ConfigError, parse_config  # noqa: PLC0415
+
+    with pytest.raises(ConfigError, match="add up to 90"):
+        parse_config(SPLIT.replace("percent: 30", "percent: 20"), "c.yaml")
+    with pytest.raises(ConfigError, match="two or more different queues"):
+        parse_config(SPLIT.replace("queue: b, percent: 30", "queue: a, percent: 30"), "c.yaml")
