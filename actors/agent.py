@@ -75,7 +75,6 @@ class AgentActor(LoopActor):
         self.spec = spec
         self.directory = directory
         self.clock = directory.clock
-        self.settings = directory.settings
         self.chosen = Presence.OFFLINE  # what the agent (or the engine) last chose
         self.presence = Presence.OFFLINE  # what routing sees
         self.used = 0
@@ -107,11 +106,13 @@ class AgentActor(LoopActor):
             case m.AcceptOffer(conversation_id):
                 return self._accept(conversation_id)
             case m.RejectOffer(conversation_id):
-                self._decline(self._offered(conversation_id), REJECTED, self.settings.after_reject)
+                self._decline(
+                    self._offered(conversation_id), REJECTED, self.directory.settings.after_reject
+                )
             case m.OfferExpired(conversation_id, token):
                 held = self.work.get(conversation_id)
                 if held is not None and held.state == "offered" and held.token == token:
-                    self._decline(held, TIMED_OUT, self.settings.after_missed_offer)
+                    self._decline(held, TIMED_OUT, self.directory.settings.after_missed_offer)
             case m.AgentEnds(conversation_id):
                 return self._end(self._held(conversation_id, "active", "end"), by="agent")
             case m.CustomerEnded(conversation_id):

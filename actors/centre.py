@@ -79,9 +79,7 @@ class Centre:
         self.queue_specs = {q.id: q for q in queues}
         self.journal: Journal = journal or NullJournal()
         self.pushes = PushCounter()
-        self.receiving: frozenset[Presence] = frozenset().union(
-            *(s.allowed_presences for s in self.streams.values())
-        ) or frozenset({Presence.AVAILABLE, Presence.BUSY})
+        self.receiving = _receiving(self.streams)
         self.queues: dict[str, pykka.ActorRef[Any]] = {}
         self.agents: dict[str, pykka.ActorRef[Any]] = {}
         self.conversations: dict[str, pykka.ActorRef[Any]] = {}
@@ -93,13 +91,74 @@ class Centre:
         self.closed = 0
         for spec in queues:
             self.queues[spec.id] = QueueActor.start(spec, self.receiving, self)
-        members: dict[str, list[str]] = {}
-        for spec in queues:
-            for agent_id in spec.members:
-                members.setdefault(agent_id, []).append(spec.id)
+        members = _members_by_agent(queues)
+        # The agents as the configuration last set them (with their queues), to see changes.
+        self.config_agents: dict[str, AgentSpec] = {}
         for agent in agents:
-            queue_ids = tuple(dict.fromkeys((*agent.queue_ids, *members.get(agent.id, ()))))
-            self._start_agent(_with_queues(agent, queue_ids))
+            effective = _with_queues(agent, _queues_of(agent, members))
+            self._start_agent(effective)
+            self.config_agents[agent.id] = effective
+
+    # --- reloading -------------------------------------------------------------------
+
+    def reload(
+        self,
+        settings: EngineSettings,
+        streams: Mapping[str, WorkStream],
+        queues: list[QueueSpec],
+        agents: list[AgentSpec],
+    ) -> list[str]:
+        """Apply a new configuration; returns what changed. Work already queued or held
+        stays where it is; new work follows the new rules. Queues cannot be removed while
+        running (their work would have nowhere to go): such a file is refused whole."""
+        removed = sorted(set(self.queue_specs) - {q.id for q in queues})
+        if removed:
+            raise FailedPrecondition(
+                f"the new configuration drops queue(s) {', '.join(removed)}; removing a queue "
+                "needs a restart (its waiting work would have nowhere to go)"
+            )
+        unknown = sorted(
+            {m for q in queues for m in q.members} - {a.id for a in agents} - set(self.agents)
+        )
+        if unknown:
+            raise FailedPrecondition(f"queue members {', '.join(unknown)} are not agents")
+        changes = []
+        if settings != self.settings:
+            changes.append("settings")
+        self.settings = settings
+        for stream_id in sorted(set(streams) | set(self.streams)):
+            if stream_id not in streams:
+                changes.append(f"work stream {stream_id}: removed (new work is refused)")
+            elif stream_id not in self.streams:
+                changes.append(f"work stream {stream_id}: added")
+            elif streams[stream_id] != self.streams[stream_id]:
+                changes.append(f"work stream {stream_id}: changed")
+        self.streams = dict(streams)
+        self.receiving = _receiving(self.streams)
+        for spec in queues:
+            if spec.id not in self.queues:
+                self.queues[spec.id] = QueueActor.start(spec, self.receiving, self)
+                self.queue_waiting[spec.id] = 0
+                changes.append(f"queue {spec.id}: added")
+            elif spec != self.queue_specs[spec.id]:
+                changes.append(f"queue {spec.id}: changed")
+            self.queues[spec.id].tell(m.Reconfigure(spec, self.receiving))
+            self.queue_specs[spec.id] = spec
+        members = _members_by_agent(queues)
+        for agent in agents:
+            effective = _with_queues(agent, _queues_of(agent, members))
+            if agent.id not in self.agents:
+                self._start_agent(effective)
+                changes.append(f"agent {agent.id}: added")
+            elif effective != self.config_agents.get(agent.id):
+                self.agents[agent.id].tell(
+                    m.ChangeMembership(
+                        effective.queue_ids, agent.capacity, agent.skills, agent.name
+                    )
+                )
+                changes.append(f"agent {agent.id}: changed")
+            self.config_agents[agent.id] = effective
+        return changes
 
     # --- agents ----------------------------------------------------------------------
 
@@ -267,6 +326,26 @@ class Centre:
 def _check_id(what: str, value: str) -> None:
     if not value or len(value) > 128 or not value.isprintable():
         raise InvalidArgument(f"{what} must be 1-128 printable characters, got {value!r}")
+
+
+def _receiving(streams: Mapping[str, WorkStream]) -> frozenset[Presence]:
+    """Presences in which some work stream may offer work."""
+    return frozenset().union(*(s.allowed_presences for s in streams.values())) or frozenset(
+        {Presence.AVAILABLE, Presence.BUSY}
+    )
+
+
+def _members_by_agent(queues: list[QueueSpec]) -> dict[str, list[str]]:
+    members: dict[str, list[str]] = {}
+    for spec in queues:
+        for agent_id in spec.members:
+            members.setdefault(agent_id, []).append(spec.id)
+    return members
+
+
+def _queues_of(agent: AgentSpec, members: dict[str, list[str]]) -> tuple[str, ...]:
+    """An agent's queues: those it lists and those that list it, each once."""
+    return tuple(dict.fromkeys((*agent.queue_ids, *members.get(agent.id, ()))))
 
 
 def _with_queues(agent: AgentSpec, queue_ids: tuple[str, ...]) -> AgentSpec:

@@ -70,6 +70,14 @@ class MemberLeft:
 
 
 @dataclass(slots=True)
+class Reconfigure:
+    """A reloaded configuration changed this queue (method, priority, overflow, hours...)."""
+
+    spec: Any  # QueueSpec
+    receiving: frozenset
+
+
+@dataclass(slots=True)
 class QueueSnapshotRequest:
     pass
 

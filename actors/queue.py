@@ -84,6 +84,10 @@ class QueueActor(LoopActor):
                 self._propose_waiting()
             case m.MemberLeft(agent_id):
                 self.book.leave(agent_id)
+            case m.Reconfigure(spec, receiving):
+                self.spec = spec
+                self.book.reconfigure(spec.method, receiving)
+                self._propose_waiting()
             case m.QueueSnapshotRequest():
                 return self._snapshot()
             case _:

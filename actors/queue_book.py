@@ -71,6 +71,13 @@ class QueueBook:
         self.index: SortedList = SortedList()  # (key, agent_id)
         self._joined = 0
 
+    def reconfigure(self, method: AssignmentMethod, receiving: frozenset[Presence]) -> None:
+        """A new assignment method or set of receiving presences: every member's key changes."""
+        self.method = method
+        self.receiving = receiving
+        for member in self.members.values():
+            self._reindex(member)
+
     # --- backlog ---------------------------------------------------------------------
 
     def add(self, ticket: Ticket) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import grpc
 from switchboard.actors.centre import Centre
-from switchboard.actors.errors import FailedPrecondition
+from switchboard.actors.errors import FailedPrecondition, InvalidArgument
 from switchboard.actors.runtime import Dispatcher
 from switchboard.server import translate, validation
+from switchboard.server.config import ConfigError
 from switchboard.server.errors import unary
 from switchboard.v1 import admin_pb2, admin_pb2_grpc
 
@@ -17,6 +19,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
     def __init__(self, centre: Centre, dispatcher: Dispatcher) -> None:
         self.centre = centre
         self.dispatcher = dispatcher
+        self.reload: Callable[[], list[str]] | None = None  # set once the server is wired
         # Two callers moving the clock at once would interleave their timers.
         self._clock_lock = asyncio.Lock()
 
@@ -68,3 +71,16 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         return admin_pb2.GetClockResponse(
             now=translate.timestamp(clock.now()), manual=getattr(clock, "manual", False)
         )
+
+    @unary
+    async def ReloadConfig(
+        self, request: admin_pb2.ReloadConfigRequest, context: grpc.aio.ServicerContext
+    ) -> admin_pb2.ReloadConfigResponse:
+        if self.reload is None:
+            raise FailedPrecondition("reloading is not wired on this server")
+        try:
+            changes = self.reload()
+        except ConfigError as exc:
+            raise InvalidArgument(f"the configuration was not reloaded: {exc}") from None
+        await self.dispatcher.settled()
+        return admin_pb2.ReloadConfigResponse(changes=changes)

@@ -604,9 +604,9 @@ class _Reader:
             self.queue_of_type(queue_id, _join(share_key, "queue"), channel, queues)
             percent = self.number(share, "percent", share_key, 0, minimum=1, integer=True)
             shares.append((queue_id, percent))
-        if len({q for q, _ in shares}) != len(shares) or len(shares) < 2:  # noqa: PLR2004
+        if len({q for q, _ in shares}) != len(shares) or len(shares) < 2:
             raise self.fail(split_key, "a split names two or more different queues")
-        if sum(p for _, p in shares) != 100:  # noqa: PLR2004
+        if sum(p for _, p in shares) != 100:
             raise self.fail(split_key, f"percents add up to {sum(p for _, p in shares)}, not 100")
         return RouteRule(name=name, condition=condition, queue_id="", split=tuple(shares))
 

@@ -33,13 +33,16 @@ class ServerHarness:
         clock_start: float = 0.0,
         db: str | None = None,
     ) -> Connection:
-        config = parse_config(yaml_text, "test.yaml")
+        self.config_path = self.tmp_path / "centre.yaml"
+        self.config_path.write_text(yaml_text)
+        config = parse_config(yaml_text, str(self.config_path))
         self.running = await start(
             config,
             listen="127.0.0.1:0",
             db=db or str(self.tmp_path / "switchboard.db"),
             manual_clock=manual_clock,
             clock_start=clock_start,
+            config_path=str(self.config_path),
         )
         return self.connect()
 

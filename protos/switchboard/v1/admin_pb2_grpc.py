@@ -51,6 +51,11 @@ class AdminServiceStub:
                 request_serializer=switchboard_dot_v1_dot_admin__pb2.GetClockRequest.SerializeToString,
                 response_deserializer=switchboard_dot_v1_dot_admin__pb2.GetClockResponse.FromString,
                 _registered_method=True)
+        self.ReloadConfig = channel.unary_unary(
+                '/switchboard.v1.AdminService/ReloadConfig',
+                request_serializer=switchboard_dot_v1_dot_admin__pb2.ReloadConfigRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_admin__pb2.ReloadConfigResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -79,6 +84,16 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReloadConfig(self, request, context):
+        """Read the configuration file again and apply it: new work follows the new routing;
+        queued and active work stays where it is. A file that does not load is refused
+        (INVALID_ARGUMENT, with file, line, key and reason) and nothing changes. SIGHUP does
+        the same.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +111,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.GetClock,
                     request_deserializer=switchboard_dot_v1_dot_admin__pb2.GetClockRequest.FromString,
                     response_serializer=switchboard_dot_v1_dot_admin__pb2.GetClockResponse.SerializeToString,
+            ),
+            'ReloadConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReloadConfig,
+                    request_deserializer=switchboard_dot_v1_dot_admin__pb2.ReloadConfigRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_admin__pb2.ReloadConfigResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -181,6 +201,33 @@ class AdminService:
             '/switchboard.v1.AdminService/GetClock',
             switchboard_dot_v1_dot_admin__pb2.GetClockRequest.SerializeToString,
             switchboard_dot_v1_dot_admin__pb2.GetClockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReloadConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.AdminService/ReloadConfig',
+            switchboard_dot_v1_dot_admin__pb2.ReloadConfigRequest.SerializeToString,
+            switchboard_dot_v1_dot_admin__pb2.ReloadConfigResponse.FromString,
             options,
             channel_credentials,
             insecure,
