@@ -85,6 +85,7 @@ class Centre:
         self.conversations: dict[str, pykka.ActorRef[Any]] = {}
         self.recently_closed: OrderedDict[str, ConversationSnapshot] = OrderedDict()
         self.queue_waiting: dict[str, int] = dict.fromkeys(self.queue_specs, 0)
+        self.queue_estimate: dict[str, float] = dict.fromkeys(self.queue_specs, 0.0)
         self.splits = SplitCounter()
         self._seq = itertools.count(1)
         self.submitted = 0
@@ -139,6 +140,7 @@ class Centre:
             if spec.id not in self.queues:
                 self.queues[spec.id] = QueueActor.start(spec, self.receiving, self)
                 self.queue_waiting[spec.id] = 0
+                self.queue_estimate[spec.id] = 0.0
                 changes.append(f"queue {spec.id}: added")
             elif spec != self.queue_specs[spec.id]:
                 changes.append(f"queue {spec.id}: changed")
@@ -285,7 +287,13 @@ class Centre:
 
     def _overflowing(self, queue_id: str, now: float) -> bool:
         spec = self.queue_specs[queue_id]
-        return is_overflowing(spec.overflow, spec.hours, self.queue_waiting[queue_id], now)
+        return is_overflowing(
+            spec.overflow,
+            spec.hours,
+            self.queue_waiting[queue_id],
+            now,
+            self.queue_estimate[queue_id],
+        )
 
     def conversation(self, conversation_id: str) -> pykka.ActorRef[Any]:
         ref = self.conversations.get(conversation_id)

@@ -179,6 +179,15 @@ class ConversationActor(LoopActor):
             self._record("queued", f"waiting in queue {rule.target}", queue_id=rule.target)
             self.directory.queues[rule.target].tell(m.Enqueue(self.ticket))
             return
+        if rule.then in (OverflowThen.CALLBACK, OverflowThen.VOICEMAIL):
+            # The gateway takes it from here (it watches for this close reason).
+            code = f"{rule.then.value}_requested"
+            self._close(
+                code,
+                Event.TURNED_AWAY,
+                f"queue {queue_id}: {why}; handed back to the gateway for a {rule.then.value}",
+            )
+            return
         if rule.then is OverflowThen.TRANSFER:
             why = f"{why}; not transferred again after {MAX_OVERFLOW_TRANSFERS} transfers"
         reason = rule.reason or "the queue cannot take more work"

@@ -78,6 +78,13 @@ class Reconfigure:
 
 
 @dataclass(slots=True)
+class QueueCheck:
+    """The queue's overflow-check timer: work may have waited too long, or the queue closed."""
+
+    token: int
+
+
+@dataclass(slots=True)
 class QueueSnapshotRequest:
     pass
 

@@ -6,15 +6,25 @@ can never over-book one agent.
 
 from __future__ import annotations
 
+import heapq
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import structlog
 from switchboard.actors import messages as m
-from switchboard.actors.domain.model import Presence, QueueSpec
-from switchboard.actors.domain.overflow import OverflowThen, overflow_on_entry
+from switchboard.actors.domain.model import Presence, QueueSpec, Ticket
+from switchboard.actors.domain.overflow import (
+    Overflow,
+    OverflowThen,
+    OverflowWhen,
+    estimate_wait,
+    overflow_on_entry,
+    overflow_while_waiting,
+)
 from switchboard.actors.queue_book import QueueBook
 from switchboard.actors.runtime import LoopActor
+from switchboard.actors.runtime.timers import tell_later
 
 if TYPE_CHECKING:
     from switchboard.actors.centre import Centre
@@ -31,18 +41,29 @@ class QueueSnapshot:
     members_by_presence: dict[str, int]
 
 
+# How far back the queue looks at its own hand-outs to estimate the wait of new work.
+WAIT_ESTIMATE_WINDOW_S = 600.0
+
+
 class QueueActor(LoopActor):
     def __init__(self, spec: QueueSpec, receiving: frozenset[Presence], directory: Centre):
         super().__init__()
         self.spec = spec
         self.book = QueueBook(spec.id, spec.method, receiving)
         self.directory = directory
+        self.assigned_at: deque[float] = deque()  # recent hand-outs, for the wait estimate
+        self._deadlines: list[tuple[float, str]] = []  # (when it has waited too long, id)
+        self._check: object | None = None  # the armed overflow-check timer
+        self._check_at = float("inf")
+        self._check_token = 0
+        self._estimates = any(r.when is OverflowWhen.ESTIMATED_WAIT for r in spec.overflow)
         self.log = structlog.get_logger("switchboard.queue").bind(queue_id=spec.id)
 
     def on_receive(self, message: object) -> object:
         answer = self._handle(message)
         # Read by routing (on this same thread) to prefer queues that are not overflowing.
         self.directory.queue_waiting[self.spec.id] = len(self.book)
+        self.directory.queue_estimate[self.spec.id] = self._estimated_wait(len(self.book))
         return answer
 
     def _handle(self, message: object) -> object:
@@ -51,6 +72,7 @@ class QueueActor(LoopActor):
                 if not returning and self._turned_away(ticket):
                     return None
                 self.book.add(ticket)
+                self._watch(ticket)
                 agent_id = self.book.agent_for_new(ticket)
                 if agent_id is not None:
                     self._tell_agent(agent_id, ticket, None)
@@ -69,7 +91,9 @@ class QueueActor(LoopActor):
                     # The customer left while the proposal was in flight: undo it at the agent.
                     reason = "conversation left the queue"
                     self.directory.agents[agent_id].tell(m.WithdrawOffer(conversation_id, reason))
-                self.book.taken(conversation_id, agent_id, self.directory.clock.now())
+                now = self.directory.clock.now()
+                self.book.taken(conversation_id, agent_id, now)
+                self.assigned_at.append(now)
             case m.ProposalReturned(ticket, agent_id, view, reason):
                 self.log.debug(
                     "queue.proposal_returned",
@@ -86,24 +110,101 @@ class QueueActor(LoopActor):
                 self.book.leave(agent_id)
             case m.Reconfigure(spec, receiving):
                 self.spec = spec
+                self._estimates = any(r.when is OverflowWhen.ESTIMATED_WAIT for r in spec.overflow)
                 self.book.reconfigure(spec.method, receiving)
                 self._propose_waiting()
+                self._arm_check()
+            case m.QueueCheck(token):
+                if token == self._check_token:
+                    self._check = None
+                    self._check_at = float("inf")
+                    self._check_waiting()
             case m.QueueSnapshotRequest():
                 return self._snapshot()
             case _:
                 return super().on_receive(message)
         return None
 
-    def _turned_away(self, ticket: object) -> bool:
+    def _turned_away(self, ticket: Ticket) -> bool:
         """Check the overflow rules for arriving work; True if it must go elsewhere."""
         now = self.directory.clock.now()
-        found = overflow_on_entry(self.spec.overflow, self.spec.hours, len(self.book), now)
+        found = overflow_on_entry(
+            self.spec.overflow,
+            self.spec.hours,
+            len(self.book),
+            now,
+            self._estimated_wait(len(self.book)),
+        )
         if found is None:
             return False
-        conversation = self.directory.conversations.get(ticket.conversation_id)  # type: ignore[attr-defined]
+        self._tell_overflow(ticket, found)
+        return found.rule.then is not OverflowThen.ASSIGN_ANYWAY
+
+    def _tell_overflow(self, ticket: Ticket, found: Overflow) -> None:
+        conversation = self.directory.conversations.get(ticket.conversation_id)
         if conversation is not None:
             conversation.tell(m.Overflowed(self.spec.id, found.rule, found.why))
-        return found.rule.then is not OverflowThen.ASSIGN_ANYWAY
+
+    # --- overflow while work waits ---------------------------------------------------
+
+    def _estimated_wait(self, position: int) -> float:
+        if not self._estimates:
+            return 0.0  # no rule asks, so spare every message a walk over the members
+        now = self.directory.clock.now()
+        while self.assigned_at and self.assigned_at[0] < now - WAIT_ESTIMATE_WINDOW_S:
+            self.assigned_at.popleft()
+        members_on = sum(
+            1
+            for member in self.book.members.values()
+            if member.view.presence in self.book.receiving
+            or member.view.free_units < member.view.capacity
+        )
+        return estimate_wait(position, len(self.assigned_at), WAIT_ESTIMATE_WINDOW_S, members_on)
+
+    def _watch(self, ticket: Ticket) -> None:
+        """Remember when this work will have waited too long, and arm the check."""
+        limits = [r.limit for r in self.spec.overflow if r.when is OverflowWhen.WAITED]
+        if limits:
+            heapq.heappush(
+                self._deadlines, (ticket.enqueued_at + min(limits), ticket.conversation_id)
+            )
+        self._arm_check()
+
+    def _arm_check(self) -> None:
+        now = self.directory.clock.now()
+        moments = []
+        if self._deadlines:
+            moments.append(self._deadlines[0][0] + 1e-6)  # strictly more than the limit
+        if self.spec.hours is not None and any(
+            r.when is OverflowWhen.OUTSIDE_HOURS for r in self.spec.overflow
+        ):
+            change = self.spec.hours.next_change(now)
+            if change is not None:
+                moments.append(change)
+        when = min(moments, default=float("inf"))
+        if when >= self._check_at:
+            return
+        if self._check is not None:
+            self._check.cancel()  # type: ignore[attr-defined]
+        self._check_token += 1
+        self._check_at = when
+        self._check = tell_later(
+            self.directory.clock, when, self.actor_ref, m.QueueCheck(self._check_token)
+        )
+
+    def _check_waiting(self) -> None:
+        now = self.directory.clock.now()
+        while self._deadlines and self._deadlines[0][0] < now:
+            heapq.heappop(self._deadlines)
+        for ticket in list(self.book.waiting()):
+            found = overflow_while_waiting(
+                self.spec.overflow, self.spec.hours, now - ticket.enqueued_at, now
+            )
+            if found is None or found.rule.then is OverflowThen.ASSIGN_ANYWAY:
+                continue
+            self.book.remove(ticket.conversation_id)
+            self._tell_overflow(ticket, found)
+        self._arm_check()
 
     def _propose_waiting(self) -> None:
         for ticket, agent_id in self.book.assignable():

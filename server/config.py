@@ -365,6 +365,8 @@ class _Reader:
         rule = {"when": OverflowWhen(condition), "then": OverflowThen(action)}
         if rule["when"] is OverflowWhen.WORK_ITEM_LIMIT:
             rule["limit"] = self.number(when, condition, when_key, 0, minimum=0, integer=True)
+        elif rule["when"] in (OverflowWhen.ESTIMATED_WAIT, OverflowWhen.WAITED):
+            rule["limit"] = self.number(when, condition, when_key, 0, minimum=0)
         elif value is not True:
             raise self.fail(_join(when_key, condition), "write `outside_hours: true`")
         elif hours is None:
@@ -379,13 +381,21 @@ class _Reader:
                 )
             rule["reason"] = argument
         elif argument is not True:
-            raise self.fail(_join(then_key, action), "write `assign_anyway: true`")
+            raise self.fail(_join(then_key, action), f"write `{action}: true`")
         return OverflowRule(**rule)
 
     def check_overflow_targets(self, queues: tuple[QueueSpec, ...]) -> None:
         by_id = {q.id: q for q in queues}
         for i, queue in enumerate(queues):
             for j, rule in enumerate(queue.overflow):
+                if rule.then in (OverflowThen.CALLBACK, OverflowThen.VOICEMAIL) and (
+                    queue.type is not QueueType.VOICE
+                ):
+                    raise self.fail(
+                        f"queues[{i}].overflow[{j}].then.{rule.then.value}",
+                        f"a {rule.then.value} is for voice queues; "
+                        f"{queue.id!r} is a {queue.type.value} queue",
+                    )
                 if rule.then is not OverflowThen.TRANSFER:
                     continue
                 where = f"queues[{i}].overflow[{j}].then.transfer_to"

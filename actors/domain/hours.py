@@ -28,6 +28,28 @@ class OperatingHours:
         second = local.hour * 3600 + local.minute * 60 + local.second
         return any(start <= second < end for start, end in self.weekly.get(local.weekday(), ()))
 
+    def next_change(self, epoch: float) -> float | None:
+        """The first moment after `epoch` at which the queue opens or closes (within 8 days),
+        so that work waiting when it closes can be dealt with at once."""
+        local = datetime.datetime.fromtimestamp(epoch, tz=self.timezone)
+        moments = []
+        for offset in range(9):
+            day = local.date() + datetime.timedelta(days=offset)
+            for start, end in self.weekly.get(day.weekday(), ()):
+                for second in (start, end):
+                    at = datetime.datetime.combine(day, datetime.time(), tzinfo=self.timezone)
+                    moment = (at + datetime.timedelta(seconds=second)).timestamp()
+                    if moment > epoch:
+                        moments.append(moment)
+            midnight = datetime.datetime.combine(day, datetime.time(), tzinfo=self.timezone)
+            if midnight.timestamp() > epoch and (
+                day in self.holidays or day - datetime.timedelta(days=1) in self.holidays
+            ):
+                moments.append(midnight.timestamp())
+            if moments:
+                return min(moments)
+        return None
+
     def describe(self, epoch: float) -> str:
         local = datetime.datetime.fromtimestamp(epoch, tz=self.timezone)
         why = "a holiday" if local.date() in self.holidays else "outside its hours"

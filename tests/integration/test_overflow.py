@@ -103,6 +103,8 @@ async def test_within_hours_a_full_queue_assigns_anyway(harness) -> None:
     [
         ("transfer_to: backup", "transfer_to: nowhere", "unknown queue 'nowhere'"),
         ("transfer_to: backup", "transfer_to: sales", "cannot overflow into itself"),
+        ("{transfer_to: backup}", "{callback: true}", "a callback is for voice queues"),
+        ("{work_item_limit: 1}", "{estimated_wait_s: -5}", "at least 0"),
         ("timezone: Asia/Jerusalem", "timezone: Mars/Olympus", "unknown time zone"),
         ('mon: ["08:00-17:00"]', 'mon: ["17:00-08:00"]', "ends before it starts"),
         ('"2026-12-25"', '"25/12/2026"', "not a date"),
@@ -122,3 +124,72 @@ def test_bad_overflow_and_hours_are_refused(old: str, new: str, reason: str) -> 
         parse_config(CENTRE.replace(old, new), "c.yaml")
     assert reason in str(info.value)
     assert info.value.line is not None and info.value.key.startswith("queues[")
+
+
+WAITING = """
+work_streams:
+  - id: calls
+    channel: voice
+    fallback_queue: phones
+  - id: urgent
+    channel: voice
+    fallback_queue: hotline
+queues:
+  - id: phones
+    type: voice
+    hours:
+      timezone: Europe/London
+      weekly: {tue: ["09:00-10:00"]}
+    overflow:
+      - {when: {wait_more_than_s: 1800}, then: {transfer_to: backup}}
+      - {when: {outside_hours: true}, then: {voicemail: true}}
+  - {id: backup, type: voice}
+  - id: hotline
+    type: voice
+    overflow:
+      - {when: {estimated_wait_s: 60}, then: {callback: true}}
+    members: [a1]
+agents: [{id: a1}]
+"""
+
+
+async def test_work_that_waits_too_long_is_transferred(harness) -> None:
+    centre = await Centre.start(harness, WAITING, clock_start=NINE_UTC)
+    cid = (await centre.submit("calls")).conversation_id
+    await centre.settle(NINE_UTC - T0 + 1800)  # exactly the limit: not more than it
+    assert await centre.waiting("phones") == [cid]
+    await centre.settle(NINE_UTC - T0 + 1801)
+    assert await centre.waiting("backup") == [cid]
+    overflow = next(e for e in (await centre.conversation(cid)).timeline if e.kind == "overflow")
+    assert "waited 1800 s (limit 1800 s); transferred to backup" in overflow.detail
+
+
+async def test_waiting_work_goes_to_voicemail_when_the_queue_closes(harness) -> None:
+    centre = await Centre.start(harness, WAITING, clock_start=NINE_UTC + 50 * 60)  # 09:50
+    cid = (await centre.submit("calls")).conversation_id
+    await centre.settle(NINE_UTC + 50 * 60 - T0 + 599)  # 09:59:59 London: still open
+    assert await centre.waiting("phones") == [cid]
+    await centre.settle(NINE_UTC + 60 * 60 - T0)  # 10:00:00: closed, checked at that instant
+    conversation = await centre.conversation(cid)
+    assert conversation.state == CLOSED
+    assert conversation.close_reason == "voicemail_requested"
+    assert seconds_of_close(conversation) == NINE_UTC + 3600
+    assert "handed back to the gateway for a voicemail" in conversation.timeline[-1].detail
+
+
+def seconds_of_close(conversation) -> float:
+    closed = conversation.timeline[-1].at
+    return closed.seconds + closed.nanos / 1e9
+
+
+async def test_no_agent_signed_in_means_an_endless_wait_so_a_callback(harness) -> None:
+    centre = await Centre.start(harness, WAITING, clock_start=NINE_UTC)
+    cid = (await centre.submit("urgent")).conversation_id
+    await centre.settle()
+    conversation = await centre.conversation(cid)
+    assert conversation.close_reason == "callback_requested"
+    assert "no agent to serve it" in conversation.timeline[-1].detail
+    await centre.signin("a1")
+    served = (await centre.submit("urgent")).conversation_id
+    await centre.settle()
+    assert (await centre.conversation(served)).agent_id == "a1"
