@@ -40,6 +40,7 @@ from switchboard.actors.domain.routing import (
     route_variables,
 )
 from switchboard.actors.errors import FailedPrecondition, InvalidArgument, NotFound
+from switchboard.actors.gateway_watch import ConversationEvent, GatewayWatch
 from switchboard.actors.queue import QueueActor, QueueSnapshot
 
 log = structlog.get_logger("switchboard.centre")
@@ -87,6 +88,7 @@ class Centre:
         self.queue_waiting: dict[str, int] = dict.fromkeys(self.queue_specs, 0)
         self.queue_estimate: dict[str, float] = dict.fromkeys(self.queue_specs, 0.0)
         self.splits = SplitCounter()
+        self.watchers: set[GatewayWatch] = set()
         self._seq = itertools.count(1)
         self.submitted = 0
         self.closed = 0
@@ -312,6 +314,22 @@ class Centre:
             except pykka.ActorDeadError:
                 pass  # closed between the look-up and the ask
         return self.recently_closed.get(conversation_id)
+
+    # --- gateways watching -----------------------------------------------------------
+
+    def watch(self, stream_ids: frozenset[str]) -> GatewayWatch:
+        watch = GatewayWatch(stream_ids)
+        self.watchers.add(watch)
+        return watch
+
+    def unwatch(self, watch: GatewayWatch) -> None:
+        self.watchers.discard(watch)
+
+    def publish(self, event: ConversationEvent) -> None:
+        """Tell every gateway watching this conversation's work stream. Never blocks."""
+        for watch in self.watchers:
+            if not watch.stream_ids or event.work_stream_id in watch.stream_ids:
+                watch.events.put_nowait(event)
 
     def conversation_closed(self, snapshot: ConversationSnapshot) -> None:
         cid = snapshot.ticket.conversation_id

@@ -12,11 +12,13 @@ from switchboard.actors.domain.lifecycle import Event, IllegalTransition, transi
 from switchboard.actors.domain.model import ConversationState, Ticket, WorkStream
 from switchboard.actors.domain.overflow import OverflowRule, OverflowThen
 from switchboard.actors.errors import FailedPrecondition
+from switchboard.actors.gateway_watch import ConversationEvent
 from switchboard.actors.runtime import LoopActor
 from switchboard.actors.runtime.timers import tell_later
 
 if TYPE_CHECKING:
     from switchboard.actors.centre import Centre
+
 
 S = ConversationState
 
@@ -29,6 +31,9 @@ OVERFLOW = "overflow"  # ended by a queue's overflow rule; the timeline gives th
 # Overflow transfers one conversation may make before it is ended instead (rules that send
 # work round in a circle must not keep it moving for ever).
 MAX_OVERFLOW_TRANSFERS = 5
+
+# Timeline steps a gateway is told about as they happen (WatchConversations).
+GATEWAY_KINDS = frozenset({"queued", "accepted", "ended", "overflow", "closed"})
 
 DECLINE_WORDS = {"timed_out": "offer timed out", "agent_disconnected": "agent disconnected"}
 _log = structlog.get_logger("switchboard.conversation")
@@ -274,6 +279,20 @@ class ConversationActor(LoopActor):
         entry = TimelineEntry(self.clock.now(), kind, detail, queue_id or "", agent_id)
         self.timeline.append(entry)
         self.directory.journal.record(self.cid, entry)
+        if self.directory.watchers and kind in GATEWAY_KINDS:
+            work = self.ticket.work
+            self.directory.publish(
+                ConversationEvent(
+                    self.cid,
+                    work.stream_id,
+                    self.state,
+                    kind,
+                    self.close_reason if kind == "closed" else "",
+                    detail,
+                    entry.at,
+                    queue_id or work.queue_id,
+                )
+            )
 
     def _snapshot(self) -> ConversationSnapshot:
         return ConversationSnapshot(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import grpc
 from switchboard.actors import messages as m
 from switchboard.actors.centre import Centre
 from switchboard.actors.errors import NotFound
 from switchboard.server import translate, validation
-from switchboard.server.errors import unary
+from switchboard.server.errors import streaming, unary
 from switchboard.server.lookups import open_conversation
 from switchboard.server.storage import Storage
 from switchboard.v1 import common_pb2, gateway_pb2, gateway_pb2_grpc
@@ -72,3 +74,32 @@ class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
         conversation = await open_conversation(self.centre, self.storage, cid)
         state = await conversation.ask(m.CustomerEnds(), block=False)
         return gateway_pb2.GatewayEndConversationResponse(state=translate.STATE_TO_PROTO[state])
+
+    @streaming
+    async def WatchConversations(  # noqa: N802
+        self, request: gateway_pb2.WatchConversationsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[gateway_pb2.WatchConversationsResponse]:
+        stream_ids = frozenset(
+            validation.require_id("work_stream_ids", s) for s in request.work_stream_ids
+        )
+        unknown = sorted(stream_ids - set(self.centre.streams))
+        if unknown:
+            raise NotFound(f"unknown work stream(s) {', '.join(unknown)}")
+        watch = self.centre.watch(stream_ids)
+        try:
+            # First message: the watch is in place; nothing after it is missed.
+            yield gateway_pb2.WatchConversationsResponse(kind="watching")
+            while True:
+                event = await watch.events.get()
+                yield gateway_pb2.WatchConversationsResponse(
+                    conversation_id=event.conversation_id,
+                    work_stream_id=event.work_stream_id,
+                    state=translate.STATE_TO_PROTO[event.state],
+                    kind=event.kind,
+                    reason=event.reason,
+                    detail=event.detail,
+                    at=translate.timestamp(event.at),
+                    queue_id=event.queue_id,
+                )
+        finally:
+            self.centre.unwatch(watch)

@@ -193,3 +193,36 @@ async def test_no_agent_signed_in_means_an_endless_wait_so_a_callback(harness) -
     served = (await centre.submit("urgent")).conversation_id
     await centre.settle()
     assert (await centre.conversation(served)).agent_id == "a1"
+
+
+async def test_the_gateway_is_told_of_hand_backs_as_they_happen(harness) -> None:  # noqa: ANN001
+    import asyncio  # noqa: PLC0415
+
+    import grpc  # noqa: PLC0415
+
+    from switchboard.v1 import gateway_pb2  # noqa: PLC0415
+
+    centre = await Centre.start(harness, WAITING, clock_start=NINE_UTC)
+    watch = centre.conn.gateway.WatchConversations(
+        gateway_pb2.WatchConversationsRequest(work_stream_ids=["urgent"])
+    )
+    events = watch.__aiter__()
+    assert (await asyncio.wait_for(events.__anext__(), 5)).kind == "watching"
+    ignored = (await centre.submit("calls")).conversation_id  # another stream: not told
+    cid = (await centre.submit("urgent")).conversation_id
+    await centre.settle()
+    seen = []
+    while not seen or seen[-1].kind != "closed":
+        seen.append(await asyncio.wait_for(events.__anext__(), 5))
+    assert {e.conversation_id for e in seen} == {cid} and ignored != cid
+    assert seen[-1].reason == "callback_requested"
+    assert "no agent to serve it" in seen[-1].detail
+    watch.cancel()
+    unknown = centre.conn.gateway.WatchConversations(
+        gateway_pb2.WatchConversationsRequest(work_stream_ids=["nope"])
+    )
+    try:
+        await unknown.read()
+        raise AssertionError("an unknown work stream was accepted")
+    except grpc.aio.AioRpcError as exc:
+        assert exc.code() == grpc.StatusCode.NOT_FOUND and "nope" in exc.details()

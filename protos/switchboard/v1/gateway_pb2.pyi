@@ -1,11 +1,40 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from switchboard.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class WatchConversationsRequest(_message.Message):
+    __slots__ = ("work_stream_ids",)
+    WORK_STREAM_IDS_FIELD_NUMBER: _ClassVar[int]
+    work_stream_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, work_stream_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WatchConversationsResponse(_message.Message):
+    __slots__ = ("conversation_id", "work_stream_id", "state", "kind", "reason", "detail", "at", "queue_id")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    WORK_STREAM_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    work_stream_id: str
+    state: _common_pb2.ConversationState
+    kind: str
+    reason: str
+    detail: str
+    at: _timestamp_pb2.Timestamp
+    queue_id: str
+    def __init__(self, conversation_id: _Optional[str] = ..., work_stream_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.ConversationState, str]] = ..., kind: _Optional[str] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., queue_id: _Optional[str] = ...) -> None: ...
 
 class SubmitWorkRequest(_message.Message):
     __slots__ = ("work_stream_id", "customer", "context", "priority", "required_skills")

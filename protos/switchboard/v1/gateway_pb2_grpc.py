@@ -55,6 +55,11 @@ class GatewayServiceStub:
                 request_serializer=switchboard_dot_v1_dot_gateway__pb2.GatewayEndConversationRequest.SerializeToString,
                 response_deserializer=switchboard_dot_v1_dot_gateway__pb2.GatewayEndConversationResponse.FromString,
                 _registered_method=True)
+        self.WatchConversations = channel.unary_stream(
+                '/switchboard.v1.GatewayService/WatchConversations',
+                request_serializer=switchboard_dot_v1_dot_gateway__pb2.WatchConversationsRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_gateway__pb2.WatchConversationsResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -89,6 +94,16 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchConversations(self, request, context):
+        """What happens to conversations, as it happens: accepted, ended, transferred by overflow,
+        closed (with the reason, e.g. "callback_requested", "voicemail_requested", "overflow",
+        "abandoned"). A gateway keeps this open to act on hand-backs and closures. The first
+        message (kind "watching", nothing else set) says the watch is in place.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +126,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.EndConversation,
                     request_deserializer=switchboard_dot_v1_dot_gateway__pb2.GatewayEndConversationRequest.FromString,
                     response_serializer=switchboard_dot_v1_dot_gateway__pb2.GatewayEndConversationResponse.SerializeToString,
+            ),
+            'WatchConversations': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchConversations,
+                    request_deserializer=switchboard_dot_v1_dot_gateway__pb2.WatchConversationsRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_gateway__pb2.WatchConversationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +242,33 @@ class GatewayService:
             '/switchboard.v1.GatewayService/EndConversation',
             switchboard_dot_v1_dot_gateway__pb2.GatewayEndConversationRequest.SerializeToString,
             switchboard_dot_v1_dot_gateway__pb2.GatewayEndConversationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchConversations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/switchboard.v1.GatewayService/WatchConversations',
+            switchboard_dot_v1_dot_gateway__pb2.WatchConversationsRequest.SerializeToString,
+            switchboard_dot_v1_dot_gateway__pb2.WatchConversationsResponse.FromString,
             options,
             channel_credentials,
             insecure,
