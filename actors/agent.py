@@ -162,24 +162,27 @@ class AgentActor(LoopActor):
 
     def _finish_round(self, finished: Round) -> None:
         self.round = None
+        taken = 0
         for _, ticket, queue_id in sorted(finished.candidates, key=lambda c: c[0]):
-            self._take_or_return(ticket, queue_id, announce=False)
-        if self.round_again:
-            self.round_again = False
-            self._changed(gained_room=True)
-        else:
-            self._changed(gained_room=False)
+            taken += self._take_or_return(ticket, queue_id, announce=False)
+        # Each queue proposes one item per round: while rounds bring work and room is left,
+        # ask again, so older waiting work fills the room before newer arrivals can.
+        again = self.round_again or taken > 0
+        self.round_again = False
+        self._changed(gained_room=again)
 
-    def _take_or_return(self, ticket: Ticket, queue_id: str, *, announce: bool = True) -> None:
+    def _take_or_return(self, ticket: Ticket, queue_id: str, *, announce: bool = True) -> bool:
+        """Take the proposed work if it still fits, else hand it back; True if taken."""
         reason = why_not_eligible(self._view(), ticket)
         queue = self.directory.queues[queue_id]
         if reason is not None:
             queue.tell(m.ProposalReturned(ticket, self.spec.id, self._view(), reason))
-            return
+            return False
         self._take(ticket, queue_id)
         queue.tell(m.ProposalTaken(ticket.conversation_id, self.spec.id))
         if announce:
             self._changed(gained_room=False)
+        return True
 
     def _take(self, ticket: Ticket, queue_id: str) -> None:
         now = self.clock.now()

@@ -15,6 +15,10 @@ from switchboard.server.errors import unary
 from switchboard.v1 import admin_pb2, admin_pb2_grpc
 
 
+# The last second a protobuf Timestamp can hold (9999-12-31T23:59:59Z).
+LAST_TIMESTAMP_S = 253_402_300_799
+
+
 class AdminService(admin_pb2_grpc.AdminServiceServicer):
     def __init__(self, centre: Centre, dispatcher: Dispatcher) -> None:
         self.centre = centre
@@ -55,6 +59,12 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
                 )
             await self.dispatcher.settled()
         else:
+            if request.HasField("to") and not (
+                0 <= request.to.seconds <= LAST_TIMESTAMP_S and 0 <= request.to.nanos < 10**9
+            ):
+                raise InvalidArgument(
+                    f"to must lie between 1970-01-01 and 9999-12-31 (got {request.to.seconds} s)"
+                )
             target = translate.seconds_of(request.to) if request.HasField("to") else clock.now()
             fired = await clock.advance_to(target, self.dispatcher.settled)
         return admin_pb2.AdvanceClockResponse(

@@ -23,6 +23,7 @@ from switchboard.server.admin_service import AdminService
 from switchboard.server.config import Config, ConfigError, load_config
 from switchboard.server.desktop_service import DesktopService
 from switchboard.server.gateway_service import GatewayService
+from switchboard.server.malformed import MalformedRequestInterceptor
 from switchboard.server.storage import Storage
 from switchboard.server.supervisor_service import SupervisorService
 from switchboard.v1 import (
@@ -108,7 +109,7 @@ async def start(
         journal=storage,
     )
     await dispatcher.settled()
-    server = grpc.aio.server(options=GRPC_OPTIONS)
+    server = grpc.aio.server(options=GRPC_OPTIONS, interceptors=[MalformedRequestInterceptor()])
     desktops = DesktopService(centre, storage)
     gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayService(centre, storage), server)
     desktop_pb2_grpc.add_DesktopServiceServicer_to_server(desktops, server)

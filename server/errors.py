@@ -10,6 +10,7 @@ import grpc
 import pykka
 import structlog
 from switchboard.actors import errors
+from switchboard.server.malformed import Malformed
 
 STATUS_OF = {
     errors.NotFound: grpc.StatusCode.NOT_FOUND,
@@ -33,6 +34,8 @@ def unary(handler: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(handler)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if isinstance(request, Malformed):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _malformed(request))
         try:
             return await handler(self, request, context)
         except errors.EngineError as exc:
@@ -47,6 +50,8 @@ def unary(handler: Callable[..., Any]) -> Callable[..., Any]:
 def streaming(handler: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
     @functools.wraps(handler)
     async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if isinstance(request, Malformed):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _malformed(request))
         try:
             async for item in handler(self, request, context):
                 yield item
@@ -54,3 +59,7 @@ def streaming(handler: Callable[..., AsyncIterator[Any]]) -> Callable[..., Async
             await context.abort(_status(exc), str(exc))
 
     return wrapper
+
+
+def _malformed(request: Malformed) -> str:
+    return f"the request to {request.method} is not a valid protobuf message: {request.reason}"
