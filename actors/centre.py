@@ -14,6 +14,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+import cel
 import pykka
 import structlog
 from switchboard.actors import messages as m
@@ -37,7 +38,6 @@ from switchboard.actors.domain.routing import (
     SplitCounter,
     base_variables,
     decide_queue,
-    route_variables,
 )
 from switchboard.actors.errors import FailedPrecondition, InvalidArgument, NotFound
 from switchboard.actors.gateway_watch import ConversationEvent, GatewayWatch
@@ -240,17 +240,18 @@ class Centre:
             )
         context = dict(context or {})
         attributes = dict(customer_attributes or {})
-        base = base_variables(stream_id, context, customer_id, attributes, priority)
-        classification = classify(stream.rulesets, base)
+        # One CEL context for the whole decision: classification fills in `outputs`.
+        variables = cel.Context(
+            base_variables(stream_id, context, customer_id, attributes, priority)
+        )
+        classification = classify(stream.rulesets, variables)
         outputs = classification.outputs
         if outputs.priority is not None:
             priority = outputs.priority
+            variables.add_variable("priority", priority)
         skills = dict(required_skills or {})
         for skill, rating in outputs.skills.items():
             skills[skill] = max(rating, skills.get(skill, rating))
-        variables = route_variables(
-            stream_id, context, customer_id, attributes, priority, outputs.as_variable()
-        )
         now = self.clock.now()
         decision = decide_queue(
             stream, variables, lambda queue_id: self._overflowing(queue_id, now), self.splits

@@ -73,12 +73,17 @@ class Classification:
     trace: tuple[str, ...]
 
 
-def classify(rulesets: tuple[Ruleset, ...], variables: Mapping) -> Classification:
-    """Run the rulesets in order over `variables` (everything but `outputs`)."""
+def classify(rulesets: tuple[Ruleset, ...], variables: Mapping | cel.Context) -> Classification:
+    """Run the rulesets in order over `variables` (everything but `outputs`).
+
+    Given a `cel.Context`, it is reused and left holding the final `outputs`: building a
+    context costs ~17 µs, replacing one variable in it ~5 µs, evaluating a rule ~0.3 µs.
+    """
+    context = variables if isinstance(variables, cel.Context) else cel.Context(dict(variables))
     outputs = Outputs()
+    context.add_variable("outputs", outputs.as_variable())
     trace: list[str] = []
     for ruleset in rulesets:
-        context = cel.Context({**variables, "outputs": outputs.as_variable()})
         for rule in ruleset.rules:
             try:
                 matched = rule.condition.holds(context)
@@ -90,6 +95,7 @@ def classify(rulesets: tuple[Ruleset, ...], variables: Mapping) -> Classificatio
                 break
             if matched:
                 outputs = outputs.then(rule.sets)
+                context.add_variable("outputs", outputs.as_variable())
                 trace.append(
                     f"ruleset {ruleset.name!r}: rule {rule.name!r} set {rule.sets.describe()}"
                 )
