@@ -274,7 +274,7 @@ class AgentActor(LoopActor):
     def _end(self, held: Held, by: str) -> ConversationState:
         cid = held.ticket.conversation_id
         held.state = "wrap_up"
-        wrap_up = self.directory.streams[held.ticket.work.stream_id].wrap_up
+        wrap_up = held.ticket.wrap_up
         self.log.info("agent.wrap_up", conversation_id=cid, ended_by=by)
         if by == "agent":
             conversation = self.directory.conversations.get(cid)

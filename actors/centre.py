@@ -281,6 +281,7 @@ class Centre:
             auto_accept=stream.auto_accept,
             offer_timeout_s=stream.offer_timeout_s,
             decline_limit=self.settings.decline_limit,
+            wrap_up=stream.wrap_up,
         )
         ref = ConversationActor.start(ticket, stream, self)
         self.conversations[conversation_id] = ref
@@ -322,6 +323,10 @@ class Centre:
         watch = GatewayWatch(stream_ids)
         self.watchers.add(watch)
         return watch
+
+    def end_watches(self, reason: str) -> None:
+        for watch in list(self.watchers):
+            watch.close(reason)
 
     def unwatch(self, watch: GatewayWatch) -> None:
         self.watchers.discard(watch)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 from switchboard.actors.domain.model import ConversationState
 
@@ -23,6 +24,14 @@ class ConversationEvent:
 class GatewayWatch:
     """One gateway's open WatchConversations stream: what it asked for and its outbox."""
 
+    CLOSE = object()  # put in `events` to end the stream (shutdown)
+
     def __init__(self, stream_ids: frozenset[str]) -> None:
         self.stream_ids = stream_ids
-        self.events: asyncio.Queue[ConversationEvent] = asyncio.Queue()
+        self.events: asyncio.Queue[Any] = asyncio.Queue()
+        self.closed_reason: str | None = None
+
+    def close(self, reason: str) -> None:
+        if self.closed_reason is None:
+            self.closed_reason = reason
+            self.events.put_nowait(self.CLOSE)

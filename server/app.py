@@ -76,7 +76,13 @@ class Running:
         started = time.monotonic()
         log.info("server.stopping")
         self.desktops.close_all("server shutting down")
-        await self.server.stop(grace)
+        self.centre.end_watches("server shutting down")
+        try:
+            # gRPC waits for calls to finish within the grace; a client that stopped reading
+            # can hold a stream past it, so the wait itself is bounded too.
+            await asyncio.wait_for(self.server.stop(grace), grace + 1.0)
+        except TimeoutError:
+            log.warning("server.stop_overran", grace=grace)
         calls_done = time.monotonic()
         await self.dispatcher.settled()
         await self.storage.close()

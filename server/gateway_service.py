@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import grpc
 from switchboard.actors import messages as m
 from switchboard.actors.centre import Centre
+from switchboard.actors.gateway_watch import GatewayWatch
 from switchboard.actors.errors import NotFound
 from switchboard.server import translate, validation
 from switchboard.server.errors import streaming, unary
@@ -91,6 +92,8 @@ class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
             yield gateway_pb2.WatchConversationsResponse(kind="watching")
             while True:
                 event = await watch.events.get()
+                if event is GatewayWatch.CLOSE:
+                    break
                 yield gateway_pb2.WatchConversationsResponse(
                     conversation_id=event.conversation_id,
                     work_stream_id=event.work_stream_id,
@@ -103,3 +106,4 @@ class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
                 )
         finally:
             self.centre.unwatch(watch)
+        await context.abort(grpc.StatusCode.UNAVAILABLE, f"watch ended: {watch.closed_reason}")

@@ -212,6 +212,9 @@ class Ticket:
     offer_timeout_s: float
     declines: dict[str, int] = field(default_factory=dict)
     decline_limit: int = 3
+    # Taken from the work stream at submission, so that a reload that changes or removes the
+    # stream does not change the rules for work already under way.
+    wrap_up: WrapUp = field(default_factory=lambda: WrapUp(blocks_until_close=True))
 
     @property
     def conversation_id(self) -> str:
