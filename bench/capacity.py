@@ -132,7 +132,7 @@ def memory_of(pid: int) -> dict[str, float]:
 def cpu_seconds_of(pid: int) -> float:
     """User + system CPU time the process has used so far."""
     stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
 
 
@@ -193,10 +193,13 @@ class Progress:
         rate = count / (now - self.mark) if now > self.mark else 0.0
         self.mark = now
         rss = memory_of(self.pid)["rss_mib"]
-        self.slices.append({"upto": self.done, "calls": count, "per_s": round(rate),
-                            "rss_mib": rss})
-        step(f"  {self.what}: {self.done:,}/{self.total:,}, {rate:,.0f}/s in the last "
-             f"{count:,}; server RSS {rss:.0f} MiB")
+        self.slices.append(
+            {"upto": self.done, "calls": count, "per_s": round(rate), "rss_mib": rss}
+        )
+        step(
+            f"  {self.what}: {self.done:,}/{self.total:,}, {rate:,.0f}/s in the last "
+            f"{count:,}; server RSS {rss:.0f} MiB"
+        )
         if now - self.started > self.budget_s and self.done < self.total:
             raise BenchFailure(
                 f"{self.what}: only {self.done:,} of {self.total:,} after "
@@ -206,7 +209,9 @@ class Progress:
 
 
 async def run_all(
-    calls: Iterable[Callable[[], Any]], concurrency: int, on_result: Callable[[Any], None],
+    calls: Iterable[Callable[[], Any]],
+    concurrency: int,
+    on_result: Callable[[Any], None],
     progress: Progress,
 ) -> Counter[str]:
     """Run the calls with at most `concurrency` in flight; count failures by status code."""
@@ -236,8 +241,9 @@ def check_no_errors(step: str, errors: Counter[str]) -> None:
         raise BenchFailure(f"{step}: {sum(errors.values())} call(s) failed: {listed}")
 
 
-async def provision_agents(conn: Connection, count: int, queues: list[str],
-                           concurrency: int, progress: Progress) -> dict[str, Any]:
+async def provision_agents(
+    conn: Connection, count: int, queues: list[str], concurrency: int, progress: Progress
+) -> dict[str, Any]:
     created = 0
 
     def count_created(response: admin_pb2.UpsertAgentResponse) -> None:
@@ -246,14 +252,16 @@ async def provision_agents(conn: Connection, count: int, queues: list[str],
 
     def upsert(i: int) -> Callable[[], Any]:
         request = admin_pb2.UpsertAgentRequest(
-            agent_id=agent_id(i), name=f"Agent {i}", capacity=AGENT_CAPACITY,
-            skills=agent_skills(i), queue_ids=agent_queues(i, queues),
+            agent_id=agent_id(i),
+            name=f"Agent {i}",
+            capacity=AGENT_CAPACITY,
+            skills=agent_skills(i),
+            queue_ids=agent_queues(i, queues),
         )
         return lambda: conn.admin.UpsertAgent(request)
 
     started = time.perf_counter()
-    errors = await run_all((upsert(i) for i in range(count)), concurrency, count_created,
-                           progress)
+    errors = await run_all((upsert(i) for i in range(count)), concurrency, count_created, progress)
     elapsed = time.perf_counter() - started
     check_no_errors("UpsertAgent", errors)
     if created != count:
@@ -269,9 +277,13 @@ def submit_request(j: int, queues: list[str]) -> gateway_pb2.SubmitWorkRequest:
     )
 
 
-async def submit_conversations(conn: Connection, count: int, queues: list[str],
-                               concurrency: int, progress: Progress,
-                               ) -> tuple[dict[str, Any], dict[str, str]]:
+async def submit_conversations(
+    conn: Connection,
+    count: int,
+    queues: list[str],
+    concurrency: int,
+    progress: Progress,
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Submit `count` conversations; returns figures and conversation id -> queue id."""
     placed: dict[str, str] = {}
     wrong_queue = 0
@@ -299,9 +311,13 @@ async def submit_conversations(conn: Connection, count: int, queues: list[str],
         raise BenchFailure(f"SubmitWork: {wrong_queue} conversation(s) routed to the wrong queue")
     if len(placed) != count:
         raise BenchFailure(
-            f"SubmitWork: {len(placed)} distinct conversation ids for {count} submits")
-    figures = {"conversations": count, "submits_per_s": round(count / elapsed),
-               "by_tenth": progress.slices}
+            f"SubmitWork: {len(placed)} distinct conversation ids for {count} submits"
+        )
+    figures = {
+        "conversations": count,
+        "submits_per_s": round(count / elapsed),
+        "by_tenth": progress.slices,
+    }
     return figures, placed
 
 
@@ -311,11 +327,13 @@ async def timed(make_call: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.perf_counter() - started
 
 
-async def verify_load(conn: Connection, placed: dict[str, str], agents: int,
-                      queues: list[str]) -> dict[str, Any]:
+async def verify_load(
+    conn: Connection, placed: dict[str, str], agents: int, queues: list[str]
+) -> dict[str, Any]:
     """Everything submitted is waiting where it was routed; every agent is there."""
-    listing, list_queues_s = await timed(lambda: conn.supervisor.ListQueues(
-        supervisor_pb2.ListQueuesRequest()))
+    listing, list_queues_s = await timed(
+        lambda: conn.supervisor.ListQueues(supervisor_pb2.ListQueuesRequest())
+    )
     waiting = {q.queue_id: list(q.waiting_ids) for q in listing.queues}
     total = sum(len(ids) for ids in waiting.values())
     if total != len(placed):
@@ -327,19 +345,25 @@ async def verify_load(conn: Connection, placed: dict[str, str], agents: int,
     expected_members = Counter(q for i in range(agents) for q in agent_queues(i, queues))
     if members != dict(expected_members) and agents:
         raise BenchFailure(
-            f"ListQueues: members per queue {members}, expected {dict(expected_members)}")
+            f"ListQueues: members per queue {members}, expected {dict(expected_members)}"
+        )
 
-    agent_list, list_agents_s = await timed(lambda: conn.supervisor.ListAgents(
-        supervisor_pb2.ListAgentsRequest()))
+    agent_list, list_agents_s = await timed(
+        lambda: conn.supervisor.ListAgents(supervisor_pb2.ListAgentsRequest())
+    )
     if len(agent_list.agents) != agents:
         raise BenchFailure(f"ListAgents: {len(agent_list.agents)} agents, expected {agents}")
     sample = sorted({0, agents // 2, agents - 1}) if agents else []
     for i in sample:
-        status = (await conn.supervisor.GetAgent(
-            supervisor_pb2.GetAgentRequest(agent_id=agent_id(i)))).agent
-        if (list(status.queue_ids) != agent_queues(i, queues)
-                or status.capacity_total != AGENT_CAPACITY or status.capacity_used != 0
-                or dict(status.skills) != agent_skills(i)):
+        status = (
+            await conn.supervisor.GetAgent(supervisor_pb2.GetAgentRequest(agent_id=agent_id(i)))
+        ).agent
+        if (
+            list(status.queue_ids) != agent_queues(i, queues)
+            or status.capacity_total != AGENT_CAPACITY
+            or status.capacity_used != 0
+            or dict(status.skills) != agent_skills(i)
+        ):
             raise BenchFailure(f"GetAgent {agent_id(i)}: unexpected status {status}")
     return {
         "waiting_total": total,
@@ -351,8 +375,9 @@ async def verify_load(conn: Connection, placed: dict[str, str], agents: int,
     }
 
 
-async def probe_latency(conn: Connection, probes: int, queues: list[str],
-                        first: int) -> dict[str, Any]:
+async def probe_latency(
+    conn: Connection, probes: int, queues: list[str], first: int
+) -> dict[str, Any]:
     """`probes` SubmitWork calls one at a time, with everything loaded."""
     latencies = []
     for j in range(first, first + probes):
@@ -371,17 +396,21 @@ async def probe_latency(conn: Connection, probes: int, queues: list[str],
 
 async def read_latency(conn: Connection, repeats: int = 3) -> dict[str, Any]:
     """Median of `repeats` timings of the read-only views, loaded."""
+
     async def median_of(make_call: Callable[[], Any]) -> float:
         times = [(await timed(make_call))[1] for _ in range(repeats)]
         return round(statistics.median(times) * 1000, 1)
 
     return {
         "list_queues_ms": await median_of(
-            lambda: conn.supervisor.ListQueues(supervisor_pb2.ListQueuesRequest())),
+            lambda: conn.supervisor.ListQueues(supervisor_pb2.ListQueuesRequest())
+        ),
         "get_queue_ms": await median_of(
-            lambda: conn.supervisor.GetQueue(supervisor_pb2.GetQueueRequest(queue_id="q0"))),
+            lambda: conn.supervisor.GetQueue(supervisor_pb2.GetQueueRequest(queue_id="q0"))
+        ),
         "list_agents_ms": await median_of(
-            lambda: conn.supervisor.ListAgents(supervisor_pb2.ListAgentsRequest())),
+            lambda: conn.supervisor.ListAgents(supervisor_pb2.ListAgentsRequest())
+        ),
         "repeats": repeats,
     }
 
@@ -389,8 +418,9 @@ async def read_latency(conn: Connection, repeats: int = 3) -> dict[str, Any]:
 # --- one run ---------------------------------------------------------------------------
 
 
-async def start_server(config: Path, figures: dict[str, Any], key: str,
-                       manual_clock: bool) -> tuple[ServerProcess, Connection]:
+async def start_server(
+    config: Path, figures: dict[str, Any], key: str, manual_clock: bool
+) -> tuple[ServerProcess, Connection]:
     server = ServerProcess(str(config), manual_clock=manual_clock, log_level="warning")
     started = time.perf_counter()
     await asyncio.to_thread(server.start, 300.0)
@@ -428,7 +458,8 @@ def stop_server(server: ServerProcess, figures: dict[str, Any], key: str) -> Non
 def server_log(server: ServerProcess) -> dict[str, Any]:
     """What the server logged at warning level or above (the listening line aside)."""
     lines = [
-        line for line in server.log_path.read_text(errors="replace").splitlines()
+        line
+        for line in server.log_path.read_text(errors="replace").splitlines()
         if line.strip() and not line.startswith("switchboard listening on")
     ]
     return {"lines": len(lines), "first": lines[:5]}
@@ -443,18 +474,24 @@ async def main_run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     server, conn = await start_server(config, figures, "startup", args.manual_clock)
     figures["server_pid"] = server.pid
     try:
-        step(f"server up in {figures['startup']['to_channel_ready_s']:.2f} s "
-             f"(pid {server.pid}); provisioning {args.agents} agents")
+        step(
+            f"server up in {figures['startup']['to_channel_ready_s']:.2f} s "
+            f"(pid {server.pid}); provisioning {args.agents} agents"
+        )
         with Phase(server, "agents", figures) as result:
             progress = Progress("agents", args.agents, args.step_budget, server.pid)
-            result.update(await provision_agents(conn, args.agents, queues, args.concurrency,
-                                                 progress))
-        step(f"agents in {figures['agents']['wall_s']:.1f} s; "
-             f"submitting {args.conversations} conversations")
+            result.update(
+                await provision_agents(conn, args.agents, queues, args.concurrency, progress)
+            )
+        step(
+            f"agents in {figures['agents']['wall_s']:.1f} s; "
+            f"submitting {args.conversations} conversations"
+        )
         with Phase(server, "conversations", figures) as result:
             progress = Progress("conversations", args.conversations, args.step_budget, server.pid)
             counts, placed = await submit_conversations(
-                conn, args.conversations, queues, args.concurrency, progress)
+                conn, args.conversations, queues, args.concurrency, progress
+            )
             result.update(counts)
         step(f"conversations in {figures['conversations']['wall_s']:.1f} s; settling")
         with Phase(server, "settle", figures):
@@ -515,10 +552,18 @@ def step(text: str) -> None:
 
 def machine() -> dict[str, Any]:
     cpu_model = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-         if line.startswith("model name")), platform.processor() or "unknown")
-    mem_kib = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                   if line.startswith("MemTotal:"))
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    mem_kib = next(
+        int(line.split()[1])
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal:")
+    )
     versions = {}
     for package in ("grpcio", "protobuf", "pykka", "common-expression-language"):
         try:
@@ -540,13 +585,16 @@ def code_version() -> dict[str, Any]:
 
     def git(*argv: str) -> str:
         try:
-            return subprocess.run(["git", *argv], cwd=root, capture_output=True, text=True,
-                                  check=True, timeout=10).stdout.strip()
+            return subprocess.run(
+                ["git", *argv], cwd=root, capture_output=True, text=True, check=True, timeout=10
+            ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    return {"commit": git("rev-parse", "HEAD"),
-            "uncommitted_changes": bool(git("status", "--porcelain"))}
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "uncommitted_changes": bool(git("status", "--porcelain")),
+    }
 
 
 def table(result: dict[str, Any]) -> str:
@@ -559,45 +607,76 @@ def table(result: dict[str, Any]) -> str:
         return f"RSS {m['rss_mib']:.0f} MiB, peak {m['peak_rss_mib']:.0f} MiB"
 
     s, a, c = f["startup"], f["agents"], f["conversations"]
-    rows.append(("start-up (empty config)",
-                 f"{s['to_port_file_s']:.2f} s to port file, {s['to_channel_ready_s']:.2f} s to "
-                 f"channel ready; {mem(s)}"))
-    rows.append((f"{p['agents']:,} agents (UpsertAgent)",
-                 f"{a['wall_s']:.2f} s, {a['calls_per_s']:,}/s; "
-                 f"server CPU {a['server_cpu_s']:.1f} s; "
-                 f"{mem(a)}"))
+    rows.append(
+        (
+            "start-up (empty config)",
+            f"{s['to_port_file_s']:.2f} s to port file, {s['to_channel_ready_s']:.2f} s to "
+            f"channel ready; {mem(s)}",
+        )
+    )
+    rows.append(
+        (
+            f"{p['agents']:,} agents (UpsertAgent)",
+            f"{a['wall_s']:.2f} s, {a['calls_per_s']:,}/s; "
+            f"server CPU {a['server_cpu_s']:.1f} s; "
+            f"{mem(a)}",
+        )
+    )
     per_submit = c["server_cpu_s"] / c["conversations"] * 1e6 if c["conversations"] else 0
-    rows.append((f"{p['conversations']:,} conversations (SubmitWork)",
-                 f"{c['wall_s']:.2f} s, {c['submits_per_s']:,}/s; "
-                 f"server CPU {c['server_cpu_s']:.1f} s "
-                 f"({per_submit:.0f} µs/submit); {mem(c)}"))
+    rows.append(
+        (
+            f"{p['conversations']:,} conversations (SubmitWork)",
+            f"{c['wall_s']:.2f} s, {c['submits_per_s']:,}/s; "
+            f"server CPU {c['server_cpu_s']:.1f} s "
+            f"({per_submit:.0f} µs/submit); {mem(c)}",
+        )
+    )
     rows.append(("settle after submits", f"{f['settle']['wall_s']:.3f} s"))
     v = f["verify"]
-    rows.append(("held (ListQueues / ListAgents)",
-                 f"{v['waiting_total']:,} waiting in {p['queues']} queues, "
-                 f"{v['agents_listed']:,} agents; "
-                 f"{mem(f['verify'])}"))
+    rows.append(
+        (
+            "held (ListQueues / ListAgents)",
+            f"{v['waiting_total']:,} waiting in {p['queues']} queues, "
+            f"{v['agents_listed']:,} agents; "
+            f"{mem(f['verify'])}",
+        )
+    )
     pr = f["probe_submit"]
-    rows.append((f"SubmitWork one at a time, loaded (n={pr['calls']})",
-                 f"p50 {pr['p50_ms']:.2f} ms, p99 {pr['p99_ms']:.2f} ms, "
-                 f"max {pr['max_ms']:.2f} ms"))
+    rows.append(
+        (
+            f"SubmitWork one at a time, loaded (n={pr['calls']})",
+            f"p50 {pr['p50_ms']:.2f} ms, p99 {pr['p99_ms']:.2f} ms, max {pr['max_ms']:.2f} ms",
+        )
+    )
     r = f["reads"]
-    rows.append((f"reads, loaded (median of {r['repeats']})",
-                 f"ListQueues {r['list_queues_ms']:.0f} ms "
-                 f"({v['list_queues_bytes'] / 1e6:.1f} MB), "
-                 f"GetQueue {r['get_queue_ms']:.0f} ms, ListAgents {r['list_agents_ms']:.0f} ms"))
+    rows.append(
+        (
+            f"reads, loaded (median of {r['repeats']})",
+            f"ListQueues {r['list_queues_ms']:.0f} ms "
+            f"({v['list_queues_bytes'] / 1e6:.1f} MB), "
+            f"GetQueue {r['get_queue_ms']:.0f} ms, ListAgents {r['list_agents_ms']:.0f} ms",
+        )
+    )
     sh = f["shutdown"]
-    rows.append(("shutdown (SIGTERM)",
-                 f"{sh['wall_s']:.2f} s, exit code {sh['exit_code']}; "
-                 f"peak RSS over the run {sh['memory_before']['peak_rss_mib']:.0f} MiB"))
+    rows.append(
+        (
+            "shutdown (SIGTERM)",
+            f"{sh['wall_s']:.2f} s, exit code {sh['exit_code']}; "
+            f"peak RSS over the run {sh['memory_before']['peak_rss_mib']:.0f} MiB",
+        )
+    )
     rows.append(("server CPU, whole run", f"{f['server_total_cpu_s']:.1f} s"))
     if "config_startup" in result:
         cs = result["config_startup"]
         st = cs["startup"]
-        rows.append((f"start-up, {p['agents']:,} agents in YAML ({cs['config_kib']} KiB)",
-                     f"{st['to_port_file_s']:.2f} s to port file (YAML parse alone "
-                     f"{st['config_parse_in_client_s']:.2f} s); {mem(st)}; "
-                     f"shutdown {cs['shutdown']['wall_s']:.2f} s"))
+        rows.append(
+            (
+                f"start-up, {p['agents']:,} agents in YAML ({cs['config_kib']} KiB)",
+                f"{st['to_port_file_s']:.2f} s to port file (YAML parse alone "
+                f"{st['config_parse_in_client_s']:.2f} s); {mem(st)}; "
+                f"shutdown {cs['shutdown']['wall_s']:.2f} s",
+            )
+        )
     width = max(len(name) for name, _ in rows)
     lines = [f"{name.ljust(width)}  {value}" for name, value in rows]
     rule = "-" * max(len(line) for line in lines)
@@ -606,21 +685,41 @@ def table(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Capacity: one server holding N agents and M open conversations.")
+        description="Capacity: one server holding N agents and M open conversations."
+    )
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--queues", type=int, default=10)
-    parser.add_argument("--concurrency", type=int, default=400,
-                        help="calls in flight at a time while provisioning and submitting")
-    parser.add_argument("--probes", type=int, default=300,
-                        help="single SubmitWork calls timed one at a time, loaded")
-    parser.add_argument("--step-budget", type=float, default=600.0,
-                        help="give up (and fail) when provisioning or submitting takes longer "
-                             "than this many seconds [%(default)s]")
-    parser.add_argument("--manual-clock", action="store_true",
-                        help="run the server on a manual clock (default: the system clock)")
-    parser.add_argument("--no-config-startup", dest="config_startup", action="store_false",
-                        help="skip the start-up with every agent listed in the YAML")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=400,
+        help="calls in flight at a time while provisioning and submitting",
+    )
+    parser.add_argument(
+        "--probes",
+        type=int,
+        default=300,
+        help="single SubmitWork calls timed one at a time, loaded",
+    )
+    parser.add_argument(
+        "--step-budget",
+        type=float,
+        default=600.0,
+        help="give up (and fail) when provisioning or submitting takes longer "
+        "than this many seconds [%(default)s]",
+    )
+    parser.add_argument(
+        "--manual-clock",
+        action="store_true",
+        help="run the server on a manual clock (default: the system clock)",
+    )
+    parser.add_argument(
+        "--no-config-startup",
+        dest="config_startup",
+        action="store_false",
+        help="skip the start-up with every agent listed in the YAML",
+    )
     parser.add_argument("--out", help="write the figures here as JSON")
     args = parser.parse_args(argv)
     if args.agents < 0 or args.conversations < 0 or args.queues < 1 or args.concurrency < 1:
@@ -629,9 +728,18 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "benchmark": "capacity",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "params": {k: getattr(args, k) for k in
-                   ("agents", "conversations", "queues", "concurrency", "probes", "manual_clock",
-                    "step_budget")},
+        "params": {
+            k: getattr(args, k)
+            for k in (
+                "agents",
+                "conversations",
+                "queues",
+                "concurrency",
+                "probes",
+                "manual_clock",
+                "step_budget",
+            )
+        },
         "machine": machine(),
         "code": code_version(),
     }

@@ -29,28 +29,30 @@ BANK = REPO / "examples" / "bank" / "switchboard.yaml"
 
 HEAVY_RULES = "\n".join(
     f"      - {{name: r{i}, when: '{clause}', queue: q{i % 4}}}"
-    for i, clause in enumerate([
-        'context.type == "XX"',
-        'context.type in ["AA", "BB", "CC"]',
-        'has(context.lang) && context.lang == "fr"',
-        'context.vru_line.startsWith("ZZ")',
-        'context.vru_line.endsWith("99")',
-        'context.vru_line.matches("^AB[0-9]{3}7$")',
-        'int(context.bank_priority) > 5',
-        'customer.id.contains("vip")',
-        'priority >= 100',
-        'customer.attributes.tier == "gold"',
-        'has(customer.attributes.tier) && customer.attributes.tier == "gold"',
-        '!(context.type in ["PS", "PE", "IN", "NE", "NW", "TT"])',
-        'size(context) > 10',
-        'context.type == "NE" && int(context.bank_priority) == 2 && customer.id != ""',
-        'context.type == "IN" || context.type == "NW" && priority > 50',
-        'work_stream == "other"',
-        'has(outputs.priority) && outputs.priority > 3',
-        'context.vru_line.matches("^AA0[0-9]+$") && context.type == "TT"',
-        'double(context.bank_priority) > 1.5 && context.type == "PE"',
-        'context.type == "PS"',
-    ])
+    for i, clause in enumerate(
+        [
+            'context.type == "XX"',
+            'context.type in ["AA", "BB", "CC"]',
+            'has(context.lang) && context.lang == "fr"',
+            'context.vru_line.startsWith("ZZ")',
+            'context.vru_line.endsWith("99")',
+            'context.vru_line.matches("^AB[0-9]{3}7$")',
+            "int(context.bank_priority) > 5",
+            'customer.id.contains("vip")',
+            "priority >= 100",
+            'customer.attributes.tier == "gold"',
+            'has(customer.attributes.tier) && customer.attributes.tier == "gold"',
+            '!(context.type in ["PS", "PE", "IN", "NE", "NW", "TT"])',
+            "size(context) > 10",
+            'context.type == "NE" && int(context.bank_priority) == 2 && customer.id != ""',
+            'context.type == "IN" || context.type == "NW" && priority > 50',
+            'work_stream == "other"',
+            "has(outputs.priority) && outputs.priority > 3",
+            'context.vru_line.matches("^AA0[0-9]+$") && context.type == "TT"',
+            'double(context.bank_priority) > 1.5 && context.type == "PE"',
+            'context.type == "PS"',
+        ]
+    )
 )
 HEAVY = f"""
 work_streams:
@@ -64,9 +66,12 @@ queues: [{{id: q0, type: voice}}, {{id: q1, type: voice}}, {{id: q2, type: voice
 """
 
 
-def decide(stream, call) -> str:  # noqa: ANN001
-    context = {"type": call.call_type, "bank_priority": str(call.file_priority),
-               "vru_line": call.key.split("/")[0]}
+def decide(stream, call) -> str:
+    context = {
+        "type": call.call_type,
+        "bank_priority": str(call.file_priority),
+        "vru_line": call.key.split("/")[0],
+    }
     # As Centre.submit does it: one CEL context, filled in by classification.
     variables = cel.Context(base_variables(stream.id, context, call.customer_id, {}, 0))
     outputs = classify(stream.rulesets, variables).outputs
@@ -75,7 +80,7 @@ def decide(stream, call) -> str:  # noqa: ANN001
     return decide_queue(stream, variables).queue_id
 
 
-def time_per_call(stream, calls, repeat: int) -> float:  # noqa: ANN001
+def time_per_call(stream, calls, repeat: int) -> float:
     passes = []
     for _ in range(repeat):
         started = time.perf_counter()

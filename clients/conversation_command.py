@@ -8,7 +8,6 @@ import datetime
 import sys
 
 import grpc
-
 from switchboard.clients.connection import Connection
 from switchboard.v1 import common_pb2, gateway_pb2
 

@@ -14,7 +14,6 @@ from switchboard.server.config import ConfigError
 from switchboard.server.errors import unary
 from switchboard.v1 import admin_pb2, admin_pb2_grpc
 
-
 # The last second a protobuf Timestamp can hold (9999-12-31T23:59:59Z).
 LAST_TIMESTAMP_S = 253_402_300_799
 

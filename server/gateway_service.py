@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import grpc
 from switchboard.actors import messages as m
 from switchboard.actors.centre import Centre
-from switchboard.actors.gateway_watch import GatewayWatch
 from switchboard.actors.errors import NotFound
+from switchboard.actors.gateway_watch import GatewayWatch
 from switchboard.server import translate, validation
 from switchboard.server.errors import streaming, unary
 from switchboard.server.lookups import open_conversation
@@ -77,7 +77,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
         return gateway_pb2.GatewayEndConversationResponse(state=translate.STATE_TO_PROTO[state])
 
     @streaming
-    async def WatchConversations(  # noqa: N802
+    async def WatchConversations(
         self, request: gateway_pb2.WatchConversationsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[gateway_pb2.WatchConversationsResponse]:
         stream_ids = frozenset(

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import grpc
-
 from switchboard.clients.connection import Connection
 from switchboard.clients.replay.bankday import BankDay, load_day, parse_clock
 from switchboard.clients.replay.driver import Replay
@@ -121,7 +120,7 @@ def run_command(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-class ReplayRefused(Exception):  # noqa: N818
+class ReplayRefused(Exception):
     """The replay cannot run against this server; the message says why."""
 
 

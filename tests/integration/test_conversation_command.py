@@ -21,7 +21,7 @@ async def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-async def test_it_prints_the_state_and_the_whole_timeline(harness) -> None:  # noqa: ANN001
+async def test_it_prints_the_state_and_the_whole_timeline(harness) -> None:
     centre = await Centre.start(harness, CENTRE)
     cid = (await centre.submit(context={"tier": "gold", "language": "en"})).conversation_id
     address = harness.connections[0].address
@@ -37,7 +37,7 @@ async def test_it_prints_the_state_and_the_whole_timeline(harness) -> None:  # n
     assert "rule 'vip' matched" in out
 
 
-async def test_an_unknown_id_is_reported(harness) -> None:  # noqa: ANN001
+async def test_an_unknown_id_is_reported(harness) -> None:
     await Centre.start(harness, CENTRE)
     result = await run_cli("conversation", "nope", "--server", harness.connections[0].address)
     assert result.returncode == 1

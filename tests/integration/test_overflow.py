@@ -195,12 +195,11 @@ async def test_no_agent_signed_in_means_an_endless_wait_so_a_callback(harness) -
     assert (await centre.conversation(served)).agent_id == "a1"
 
 
-async def test_the_gateway_is_told_of_hand_backs_as_they_happen(harness) -> None:  # noqa: ANN001
-    import asyncio  # noqa: PLC0415
+async def test_the_gateway_is_told_of_hand_backs_as_they_happen(harness) -> None:
+    import asyncio
 
-    import grpc  # noqa: PLC0415
-
-    from switchboard.v1 import gateway_pb2  # noqa: PLC0415
+    import grpc
+    from switchboard.v1 import gateway_pb2
 
     centre = await Centre.start(harness, WAITING, clock_start=NINE_UTC)
     watch = centre.conn.gateway.WatchConversations(

@@ -97,7 +97,7 @@ queues: [{id: a}, {id: b, overflow: [{when: {work_item_limit: 3}, then: {assign_
 """
 
 
-async def test_a_split_shares_work_out_in_proportion(harness) -> None:  # noqa: ANN001
+async def test_a_split_shares_work_out_in_proportion(harness) -> None:
     centre = await Centre.start(harness, SPLIT)
     queues = [(await centre.submit(context={"topic": "sales"})).queue_id for _ in range(20)]
     assert queues.count("a") == 14 and queues.count("b") == 6
@@ -115,9 +115,8 @@ async def test_a_split_shares_work_out_in_proportion(harness) -> None:  # noqa: 
 
 
 def test_split_percentages_must_add_up() -> None:
-    import pytest  # noqa: PLC0415
-
-    from switchboard.server.config import ConfigError, parse_config  # noqa: PLC0415
+    import pytest
+    from switchboard.server.config import ConfigError, parse_config
 
     with pytest.raises(ConfigError, match="add up to 90"):
         parse_config(SPLIT.replace("percent: 30", "percent: 20"), "c.yaml")

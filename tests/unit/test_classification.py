@@ -156,9 +156,9 @@ def test_rule_names_must_differ() -> None:
 
 
 def test_the_bank_configuration_puts_priority_customers_ahead_and_english_to_speakers() -> None:
-    from pathlib import Path  # noqa: PLC0415
+    from pathlib import Path
 
-    from switchboard.server.config import load_config  # noqa: PLC0415
+    from switchboard.server.config import load_config
 
     bank = Path(__file__).resolve().parents[2] / "examples" / "bank" / "switchboard.yaml"
     stream = load_config(bank).streams["bank-voice"]
