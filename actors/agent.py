@@ -89,6 +89,8 @@ class AgentActor(LoopActor):
         self._rounds = 0
         self._tokens = 0
         self._last_update: AgentUpdateEvent | None = None
+        self._grace_token = 0
+        self.presence_before_drop: Presence | None = None
         self.log = structlog.get_logger("switchboard.agent").bind(agent_id=spec.id)
 
     # --- messages --------------------------------------------------------------------
@@ -128,6 +130,9 @@ class AgentActor(LoopActor):
                     self._changed(gained_room=True)
             case m.WithdrawOffer(conversation_id, reason):
                 self._withdraw(conversation_id, reason)
+            case m.GraceExpired(token):
+                if token == self._grace_token and self.link is None:
+                    self._grace_expired()
             case m.ChangeMembership(queue_ids, capacity, skills, name):
                 self._change_membership(queue_ids, capacity, skills, name)
             case m.AgentSnapshotRequest():
@@ -338,8 +343,12 @@ class AgentActor(LoopActor):
         if self.link is not None:
             self.link.close("replaced by a newer connection")
         self.link = link
+        self._grace_token += 1  # back in time: the grace period ends here
         self.log.info("agent.connected")
         self._last_update = None  # a new desktop starts from the full picture
+        if presence is None and self.presence_before_drop is not None:
+            presence = self.presence_before_drop  # reconnected within the grace period
+        self.presence_before_drop = None
         if presence is not None:
             return self._set_presence(presence)
         self._push_update_if_changed()
@@ -349,10 +358,39 @@ class AgentActor(LoopActor):
         if link is not self.link:
             return  # an older stream ending after a newer one replaced it
         self.link = None
+        # Offers go to someone else at once: nobody can answer them now. Held work and the
+        # presence chosen come back if the desktop reconnects within the grace period.
+        self.presence_before_drop = self.chosen
         self.chosen = Presence.OFFLINE
-        self.log.info("agent.disconnected")
+        self.log.info("agent.disconnected", grace_s=self.directory.settings.reconnect_grace_s)
         for held in [h for h in self.work.values() if h.state == "offered"]:
             self._decline(held, AGENT_DISCONNECTED, PresenceAfter.KEEP, counts=False)
+        self._grace_token += 1
+        if any(h.state != "offered" for h in self.work.values()):
+            tell_later(
+                self.clock,
+                self.clock.now() + self.directory.settings.reconnect_grace_s,
+                self.actor_ref,
+                m.GraceExpired(self._grace_token),
+            )
+        self._changed(gained_room=False)
+
+    def _grace_expired(self) -> None:
+        """Gone for good: active work goes back to the queue, wrap-up work is closed."""
+        self.log.info("agent.grace_expired")
+        for cid, held in list(self.work.items()):
+            self._cancel_timer(held)
+            del self.work[cid]
+            if held.holds_capacity:
+                self._release(held)
+            conversation = self.directory.conversations.get(cid)
+            if conversation is None:
+                continue
+            if held.state == "active":
+                conversation.tell(m.BackToQueue(self.spec.id, "agent did not come back"))
+            else:
+                conversation.tell(m.Closed(self.spec.id))
+        self.presence_before_drop = None
         self._changed(gained_room=False)
 
     def _set_presence(self, presence: Presence) -> Presence:

@@ -94,6 +94,8 @@ class ConversationActor(LoopActor):
                 self._accepted(agent_id, how)
             case m.Declined(agent_id, reason, counts):
                 self._declined(agent_id, reason, counts)
+            case m.BackToQueue(agent_id, reason):
+                self._back_to_queue(agent_id, reason)
             case m.Ended(by, agent_id):
                 self._move(Event.END, "ended", f"ended by {by}", agent_id=agent_id)
             case m.Closed(agent_id):
@@ -150,6 +152,20 @@ class ConversationActor(LoopActor):
         self.agent_id = agent_id
         self.offer_pending = False
         self._move(Event.ACCEPT, "accepted", f"{how} by {agent_id}", agent_id=agent_id)
+
+    def _back_to_queue(self, agent_id: str, reason: str) -> None:
+        if self.state is not S.ACTIVE or self.agent_id != agent_id:
+            return
+        self.agent_id = ""
+        self._move(
+            Event.RELEASE,
+            "released",
+            f"{reason} ({agent_id}); back to the queue",
+            agent_id=agent_id,
+        )
+        self.directory.queues[self.ticket.work.queue_id].tell(
+            m.Enqueue(self.ticket, returning=True)
+        )
 
     def _declined(self, agent_id: str, reason: str, counts: bool) -> None:
         if self.state is not S.OPEN:

@@ -164,6 +164,13 @@ class WrapUpBlockExpired:
 
 
 @dataclass(slots=True)
+class GraceExpired:
+    """The agent's desktop has been gone for the whole reconnect grace period."""
+
+    token: int
+
+
+@dataclass(slots=True)
 class ChangeMembership:
     queue_ids: tuple[str, ...]
     capacity: int
@@ -203,6 +210,14 @@ class Declined:
     agent_id: str
     reason: str  # "rejected", "offer timed out", "agent disconnected"
     counts: bool  # whether it counts toward the decline limit
+
+
+@dataclass(slots=True)
+class BackToQueue:
+    """The agent who held it is gone for good: the work waits for someone else."""
+
+    agent_id: str
+    reason: str
 
 
 @dataclass(slots=True)

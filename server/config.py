@@ -277,7 +277,13 @@ class _Reader:
         data = self.mapping(
             data,
             key,
-            {"decline_limit", "after_missed_offer", "after_reject", "default_agent_capacity"},
+            {
+                "decline_limit",
+                "after_missed_offer",
+                "after_reject",
+                "default_agent_capacity",
+                "reconnect_grace_s",
+            },
         )
         return EngineSettings(
             decline_limit=self.number(data, "decline_limit", key, 3, minimum=1, integer=True),
@@ -285,6 +291,7 @@ class _Reader:
                 data, "after_missed_offer", key, PresenceAfter, "inactive"
             ),
             after_reject=self.choice(data, "after_reject", key, PresenceAfter, "keep"),
+            reconnect_grace_s=self.number(data, "reconnect_grace_s", key, 150, minimum=0),
             default_agent_capacity=self.number(
                 data, "default_agent_capacity", key, 1, minimum=1, integer=True
             ),

@@ -175,6 +175,7 @@ class EngineSettings:
     after_missed_offer: PresenceAfter = PresenceAfter.INACTIVE
     after_reject: PresenceAfter = PresenceAfter.KEEP
     default_agent_capacity: int = 1
+    reconnect_grace_s: float = 150.0  # a dropped desktop keeps its work this long
 
 
 @dataclass(frozen=True, slots=True)

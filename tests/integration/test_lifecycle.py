@@ -291,16 +291,6 @@ async def test_a_desktop_that_disconnects_while_an_offer_rings_gives_it_back(har
     assert "agent disconnected" in entry(conversation, "declined").detail
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 4 (reconnect grace period), SPEC 'Presence' and 'Conversation lifecycle': an agent "
-        "who drops while holding "
-        "active work and does not reconnect within the grace period (150 s) should lose it back to "
-        "the queue (Active -> Open); today the work stays Active with the offline agent for ever "
-        "(a chat has no Active auto-close), i.e. stranded."
-    ),
-)
 async def test_active_work_of_an_agent_who_never_comes_back_returns_to_the_queue(harness) -> None:
     centre = await Centre.start(harness, centre_yaml())
     a1 = await centre.signin("a1")
@@ -796,3 +786,30 @@ agents:
     agent = await centre.agent("ann")
     assert (agent.presence, agent.capacity_used, list(agent.offered_ids)) == (BUSY_DND, 1, [])
     assert list(agent.conversation_ids) == [held]
+
+
+async def test_an_agent_back_within_the_grace_period_keeps_work_and_presence(harness) -> None:
+    centre = await Centre.start(harness, centre_yaml())
+    a1 = await centre.signin("a1")
+    await a1.set_presence(AWAY)
+    cid = (await centre.submit()).conversation_id
+    await a1.set_presence(AVAILABLE)
+    await centre.settle(1)
+    await a1.accept(cid)
+    await a1.set_presence(AWAY)
+    await a1.disconnect()
+
+    async def gone() -> bool:
+        return not (await centre.agent("a1")).connected
+
+    await eventually(gone, "the server notices a1's desktop went away")
+    await centre.settle(140)
+    back = Desktop(centre.conn, "a1")
+    centre.desktops["a1, again"] = back  # so that settling waits for its messages too
+    await back.connect()  # no presence given: the one chosen before the drop comes back
+    await centre.settle(400)
+    agent = await centre.agent("a1")
+    assert agent.presence == AWAY
+    assert list(agent.conversation_ids) == [cid]
+    assert (await centre.conversation(cid)).state == ACTIVE
+    await back.disconnect()
