@@ -53,12 +53,22 @@ class Envelope:
 
 
 class PushCounter:
-    """Counts every message pushed to any desktop: the barrier a manual-clock client uses."""
+    """Counts every message pushed to any desktop, and knows the open links: the barrier a
+    manual-clock client waits on (see AdminService.AdvanceClock)."""
 
-    __slots__ = ("sent",)
+    __slots__ = ("links", "sent")
 
     def __init__(self) -> None:
         self.sent = 0
+        self.links: set[DesktopLink] = set()
+
+    def last_sequences(self) -> dict[str, int]:
+        """Per agent, the sequence number of the last message pushed on its open link."""
+        return {
+            link.agent_id: link.last_sequence
+            for link in self.links
+            if link.closed_reason is None and link.last_sequence
+        }
 
 
 class DesktopLink:
@@ -72,15 +82,19 @@ class DesktopLink:
         self.outbox: asyncio.Queue[Any] = asyncio.Queue()
         self._counter = counter
         self.closed_reason: str | None = None
+        self.last_sequence = 0
+        counter.links.add(self)
 
     def send(self, envelope: Envelope) -> None:
         if self.closed_reason is not None:
             return
         self._counter.sent += 1
+        self.last_sequence = envelope.sequence
         self.outbox.put_nowait(envelope)
 
     def detach(self) -> None:
         """The stream is gone (the desktop hung up): stop counting what it will never get."""
+        self._counter.links.discard(self)
         if self.closed_reason is None:
             self.closed_reason = "desktop disconnected"
         while not self.outbox.empty():

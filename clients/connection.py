@@ -66,10 +66,12 @@ class Desktop:
         self.on_message = on_message
         self.messages: list[desktop_pb2.ConnectResponse] = []
         self.received = 0
+        self.last_sequence = 0  # of the last message handled
         self.ended: grpc.RpcError | None = None
         self._call: Any = None
         self._reader: asyncio.Task | None = None
         self._first = asyncio.Event()
+        self._hung_up = False
 
     async def connect(self, presence: int = common_pb2.PRESENCE_UNSPECIFIED) -> None:
         """Open the stream and return once the server has sent the first message on it."""
@@ -93,6 +95,7 @@ class Desktop:
                         await result
                 # Counted once handled, so `settle` also waits for the answers it caused.
                 self.received += 1
+                self.last_sequence = message.sequence
                 self.connection.delivered.set()
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.CANCELLED:
@@ -100,7 +103,13 @@ class Desktop:
         finally:
             self._first.set()
 
+    @property
+    def reading(self) -> bool:
+        """The stream is open and this desktop is still reading it."""
+        return self._reader is not None and not self._reader.done() and not self._hung_up
+
     async def disconnect(self) -> None:
+        self._hung_up = True
         if self._call is not None:
             self._call.cancel()
         if self._reader is not None:
@@ -143,19 +152,44 @@ class Desktop:
 async def settle(
     connection: Connection, desktops: list[Desktop], *, to: Any = None, timeout: float = 30.0
 ) -> admin_pb2.AdvanceClockResponse:
-    """Advance a manual clock (or just settle) and wait until every message the server pushed
-    has reached `desktops`. Only exact when `desktops` are all the server's desktops."""
+    """Advance a manual clock (or just settle) and wait until `desktops` have seen every
+    message the server pushed on the streams it still has open.
+
+    The server names, per agent with an open stream, the last sequence number it pushed. A
+    desktop this client has hung up on cannot receive more, so until the server notices the
+    hang-up the answer is asked for again. Only exact when `desktops` are all the server's
+    desktops.
+    """
     request = admin_pb2.AdvanceClockRequest()
     if to is not None:
         request.to.CopyFrom(to)
     response = await connection.admin.AdvanceClock(request)
     try:
         async with asyncio.timeout(timeout):
-            while sum(d.received for d in desktops) < response.desktop_messages_sent:
+            while True:
+                seen: dict[str, int] = {}
+                for desktop in desktops:
+                    if desktop.reading:
+                        seen[desktop.agent_id] = max(
+                            seen.get(desktop.agent_id, 0), desktop.last_sequence
+                        )
+                missing = [
+                    agent
+                    for agent, last in response.last_sequences.items()
+                    if seen.get(agent, -1) < last
+                ]
+                if not missing:
+                    return response
                 connection.delivered.clear()
-                await connection.delivered.wait()
+                try:
+                    await asyncio.wait_for(connection.delivered.wait(), RECHECK_S)
+                except TimeoutError:
+                    response = await connection.admin.AdvanceClock(admin_pb2.AdvanceClockRequest())
     except TimeoutError:
-        got = sum(d.received for d in desktops)
-        msg = f"desktops got {got} of {response.desktop_messages_sent} messages"
+        msg = f"desktops of {', '.join(sorted(missing))} never got all their messages"
         raise TimeoutError(msg) from None
-    return response
+
+
+# How long `settle` waits for a message before asking the server again (it may have noticed
+# a hang-up meanwhile).
+RECHECK_S = 0.05

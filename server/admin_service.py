@@ -69,6 +69,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
         return admin_pb2.AdvanceClockResponse(
             now=translate.timestamp(clock.now()),
             desktop_messages_sent=self.centre.pushes.sent,
+            last_sequences=self.centre.pushes.last_sequences(),
             timers_fired=fired,
         )
 

@@ -20,10 +20,10 @@ Events, in time order:
 
 from __future__ import annotations
 
+import asyncio
 import calendar
 import datetime
 import heapq
-import itertools
 import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,6 +37,10 @@ from switchboard.server.translate import seconds_of, timestamp
 from switchboard.v1 import admin_pb2, common_pb2, desktop_pb2, gateway_pb2
 
 WORK_STREAM = "bank-voice"
+
+# Within one instant: agents finish calls, then sign in, then calls arrive, then callers
+# out of patience hang up, then agents whose shift is over sign out.
+EVENT_ORDER = {"end": 0, "signin": 1, "submit": 2, "abandon": 3, "signout": 4}
 AGENT_CAPACITY = 1
 
 
@@ -98,7 +102,6 @@ class Replay:
         self.origin = day_start(day.date)
         self.now = self.origin
         self._events: list[tuple[float, int, str, Callable[[], Awaitable[None]]]] = []
-        self._order = itertools.count()
         self.calls: dict[str, CallState] = {}
         self.by_conversation: dict[str, CallState] = {}
         self.desktops: dict[str, Desktop] = {}
@@ -111,6 +114,7 @@ class Replay:
         self.checker = InvariantChecker({s.agent_id: AGENT_CAPACITY for s in day.shifts})
         self.rpcs = 0
         self.reactions = 0  # answers desktops sent on their own (accepting offers)
+        self.acting = asyncio.Lock()  # held while one event of the day is being played
         self.events_run = 0
         self.errors: list[str] = []
 
@@ -118,10 +122,13 @@ class Replay:
 
     def at(self, offset: float, label: str, action: Callable[[], Awaitable[None]]) -> None:
         """Schedule `action` at `offset` seconds after the day's midnight."""
-        heapq.heappush(self._events, (self.origin + offset, next(self._order), label, action))
+        self.later(self.origin + offset, label, action)
 
     def later(self, when: float, label: str, action: Callable[[], Awaitable[None]]) -> None:
-        heapq.heappush(self._events, (when, next(self._order), label, action))
+        # Events of one instant run in a fixed order (by kind, then by the call or agent they
+        # concern), never in the order desktops happened to report them: runs must not differ.
+        kind = label.split(" ", 1)[0]
+        heapq.heappush(self._events, (when, EVENT_ORDER[kind], label, action))
 
     async def run(self) -> ReplayResult:
         clock = await self.connection.admin.GetClock(admin_pb2.GetClockRequest())
@@ -133,8 +140,8 @@ class Replay:
             raise RuntimeError(msg)
         await self._provision_agents()
         for shift in self.day.shifts:
-            self.at(shift.start, f"sign in {shift.agent_id}", self._sign_in_action(shift.agent_id))
-            self.at(shift.end, f"sign out {shift.agent_id}", self._sign_out_action(shift.agent_id))
+            self.at(shift.start, f"signin {shift.agent_id}", self._sign_in_action(shift.agent_id))
+            self.at(shift.end, f"signout {shift.agent_id}", self._sign_out_action(shift.agent_id))
         for call in self.day.calls:
             state = CallState(call)
             self.calls[call.key] = state
@@ -150,9 +157,13 @@ class Replay:
             await self._advance(when)
             while self._events and self._events[0][0] == when:
                 _, _, _, action = heapq.heappop(self._events)
-                await action()
+                async with self.acting:
+                    await action()
                 self.events_run += 1
-            await self._quiesce()
+                # Let the engine and the desktops finish with this event before the next one
+                # of the same instant: a caller whose patience ends now must not race an
+                # agent answering them now, or two runs could differ.
+                await self._quiesce()
         await self._quiesce()
         for desktop in self.desktops.values():
             await desktop.disconnect()
@@ -226,9 +237,11 @@ class Replay:
         if kind == "offer":
             cid = message.offer.conversation.id
             self.checker.offered(agent_id, cid)
-            self.reactions += 1
             try:
-                await desktop.accept(cid)
+                # Wait until the event in progress is done (an agent ending a call also
+                # closes it before answering its next offer), so the order never varies.
+                async with self.acting:
+                    await desktop.accept(cid)
                 self.rpcs += 1
             except grpc.aio.AioRpcError as exc:
                 # The caller hung up between the offer and the answer: nothing to do.
@@ -236,6 +249,10 @@ class Replay:
                     self.errors.append(
                         f"accept {cid} by {agent_id}: {exc.code().name} {exc.details()}"
                     )
+            finally:
+                # Counted once answered (not when the offer arrived): a settle that saw this
+                # offer handled must be followed by one that sees what the answer caused.
+                self.reactions += 1
         elif kind == "assignment":
             cid = message.assignment.conversation.id
             self.checker.assigned(agent_id, cid)
@@ -264,7 +281,7 @@ class Replay:
         state.agent_id = agent_id
         self.held[agent_id].add(cid)
         duration = self.service_times.of(state.call)
-        self.later(self.now + duration, f"end {cid}", self._end_action(agent_id, cid))
+        self.later(self.now + duration, f"end {state.call.key}", self._end_action(agent_id, cid))
 
     def _end_action(self, agent_id: str, cid: str) -> Callable[[], Awaitable[None]]:
         async def end() -> None:

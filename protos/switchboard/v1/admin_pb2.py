@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aswitchboard/v1/admin.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x15\n\x13ReloadConfigRequest\"\'\n\x14ReloadConfigResponse\x12\x0f\n\x07\x63hanges\x18\x01 \x03(\t\"\xc8\x01\n\x12UpsertAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61pacity\x18\x03 \x01(\x05\x12>\n\x06skills\x18\x04 \x03(\x0b\x32..switchboard.v1.UpsertAgentRequest.SkillsEntry\x12\x11\n\tqueue_ids\x18\x05 \x03(\t\x1a-\n\x0bSkillsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"&\n\x13UpsertAgentResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x08\"=\n\x13\x41\x64vanceClockRequest\x12&\n\x02to\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"t\n\x14\x41\x64vanceClockResponse\x12\'\n\x03now\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15\x64\x65sktop_messages_sent\x18\x02 \x01(\x04\x12\x14\n\x0ctimers_fired\x18\x03 \x01(\r\"\x11\n\x0fGetClockRequest\"K\n\x10GetClockResponse\x12\'\n\x03now\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06manual\x18\x02 \x01(\x08\x32\xeb\x02\n\x0c\x41\x64minService\x12V\n\x0bUpsertAgent\x12\".switchboard.v1.UpsertAgentRequest\x1a#.switchboard.v1.UpsertAgentResponse\x12Y\n\x0c\x41\x64vanceClock\x12#.switchboard.v1.AdvanceClockRequest\x1a$.switchboard.v1.AdvanceClockResponse\x12M\n\x08GetClock\x12\x1f.switchboard.v1.GetClockRequest\x1a .switchboard.v1.GetClockResponse\x12Y\n\x0cReloadConfig\x12#.switchboard.v1.ReloadConfigRequest\x1a$.switchboard.v1.ReloadConfigResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aswitchboard/v1/admin.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x15\n\x13ReloadConfigRequest\"\'\n\x14ReloadConfigResponse\x12\x0f\n\x07\x63hanges\x18\x01 \x03(\t\"\xc8\x01\n\x12UpsertAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61pacity\x18\x03 \x01(\x05\x12>\n\x06skills\x18\x04 \x03(\x0b\x32..switchboard.v1.UpsertAgentRequest.SkillsEntry\x12\x11\n\tqueue_ids\x18\x05 \x03(\t\x1a-\n\x0bSkillsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"&\n\x13UpsertAgentResponse\x12\x0f\n\x07\x63reated\x18\x01 \x01(\x08\"=\n\x13\x41\x64vanceClockRequest\x12&\n\x02to\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xfb\x01\n\x14\x41\x64vanceClockResponse\x12\'\n\x03now\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1d\n\x15\x64\x65sktop_messages_sent\x18\x02 \x01(\x04\x12\x14\n\x0ctimers_fired\x18\x03 \x01(\r\x12O\n\x0elast_sequences\x18\x04 \x03(\x0b\x32\x37.switchboard.v1.AdvanceClockResponse.LastSequencesEntry\x1a\x34\n\x12LastSequencesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\"\x11\n\x0fGetClockRequest\"K\n\x10GetClockResponse\x12\'\n\x03now\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06manual\x18\x02 \x01(\x08\x32\xeb\x02\n\x0c\x41\x64minService\x12V\n\x0bUpsertAgent\x12\".switchboard.v1.UpsertAgentRequest\x1a#.switchboard.v1.UpsertAgentResponse\x12Y\n\x0c\x41\x64vanceClock\x12#.switchboard.v1.AdvanceClockRequest\x1a$.switchboard.v1.AdvanceClockResponse\x12M\n\x08GetClock\x12\x1f.switchboard.v1.GetClockRequest\x1a .switchboard.v1.GetClockResponse\x12Y\n\x0cReloadConfig\x12#.switchboard.v1.ReloadConfigRequest\x1a$.switchboard.v1.ReloadConfigResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_UPSERTAGENTREQUEST_SKILLSENTRY']._loaded_options = None
   _globals['_UPSERTAGENTREQUEST_SKILLSENTRY']._serialized_options = b'8\001'
+  _globals['_ADVANCECLOCKRESPONSE_LASTSEQUENCESENTRY']._loaded_options = None
+  _globals['_ADVANCECLOCKRESPONSE_LASTSEQUENCESENTRY']._serialized_options = b'8\001'
   _globals['_RELOADCONFIGREQUEST']._serialized_start=79
   _globals['_RELOADCONFIGREQUEST']._serialized_end=100
   _globals['_RELOADCONFIGRESPONSE']._serialized_start=102
@@ -46,12 +48,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPSERTAGENTRESPONSE']._serialized_end=384
   _globals['_ADVANCECLOCKREQUEST']._serialized_start=386
   _globals['_ADVANCECLOCKREQUEST']._serialized_end=447
-  _globals['_ADVANCECLOCKRESPONSE']._serialized_start=449
-  _globals['_ADVANCECLOCKRESPONSE']._serialized_end=565
-  _globals['_GETCLOCKREQUEST']._serialized_start=567
-  _globals['_GETCLOCKREQUEST']._serialized_end=584
-  _globals['_GETCLOCKRESPONSE']._serialized_start=586
-  _globals['_GETCLOCKRESPONSE']._serialized_end=661
-  _globals['_ADMINSERVICE']._serialized_start=664
-  _globals['_ADMINSERVICE']._serialized_end=1027
+  _globals['_ADVANCECLOCKRESPONSE']._serialized_start=450
+  _globals['_ADVANCECLOCKRESPONSE']._serialized_end=701
+  _globals['_ADVANCECLOCKRESPONSE_LASTSEQUENCESENTRY']._serialized_start=649
+  _globals['_ADVANCECLOCKRESPONSE_LASTSEQUENCESENTRY']._serialized_end=701
+  _globals['_GETCLOCKREQUEST']._serialized_start=703
+  _globals['_GETCLOCKREQUEST']._serialized_end=720
+  _globals['_GETCLOCKRESPONSE']._serialized_start=722
+  _globals['_GETCLOCKRESPONSE']._serialized_end=797
+  _globals['_ADMINSERVICE']._serialized_start=800
+  _globals['_ADMINSERVICE']._serialized_end=1163
 # @@protoc_insertion_point(module_scope)

@@ -53,14 +53,23 @@ class AdvanceClockRequest(_message.Message):
     def __init__(self, to: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class AdvanceClockResponse(_message.Message):
-    __slots__ = ("now", "desktop_messages_sent", "timers_fired")
+    __slots__ = ("now", "desktop_messages_sent", "timers_fired", "last_sequences")
+    class LastSequencesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     NOW_FIELD_NUMBER: _ClassVar[int]
     DESKTOP_MESSAGES_SENT_FIELD_NUMBER: _ClassVar[int]
     TIMERS_FIRED_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEQUENCES_FIELD_NUMBER: _ClassVar[int]
     now: _timestamp_pb2.Timestamp
     desktop_messages_sent: int
     timers_fired: int
-    def __init__(self, now: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., desktop_messages_sent: _Optional[int] = ..., timers_fired: _Optional[int] = ...) -> None: ...
+    last_sequences: _containers.ScalarMap[str, int]
+    def __init__(self, now: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., desktop_messages_sent: _Optional[int] = ..., timers_fired: _Optional[int] = ..., last_sequences: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class GetClockRequest(_message.Message):
     __slots__ = ()
