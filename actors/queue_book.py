@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sortedcontainers import SortedDict, SortedList
 from switchboard.actors.domain.eligibility import why_not_eligible
 from switchboard.actors.domain.model import AgentView, AssignmentMethod, Presence, Ticket
-from switchboard.actors.domain.ordering import agent_key, backlog_key
+from switchboard.actors.domain.ordering import agent_key, backlog_key, skill_fit
 
 NEVER = float("-inf")
 
@@ -142,10 +142,27 @@ class QueueBook:
 
     def best_agent_for(self, ticket: Ticket) -> str | None:
         """The first indexed member, in method order, who may take `ticket`."""
+        if self.method is AssignmentMethod.CLOSEST_SKILL_MATCH:
+            return self._closest_agent_for(ticket)
         for _, agent_id in self.index:
             if why_not_eligible(self.members[agent_id].believed(), ticket) is None:
                 return agent_id
         return None
+
+    def _closest_agent_for(self, ticket: Ticket) -> str | None:
+        """Closest skill fit first, then the index's order (most free capacity). The fit
+        depends on the work item, so every member with room is looked at (issue 4 asks for
+        better than that on large queues)."""
+        best: tuple | None = None
+        chosen = None
+        for position, (_, agent_id) in enumerate(self.index):
+            view = self.members[agent_id].believed()
+            if why_not_eligible(view, ticket) is not None:
+                continue
+            rank = (skill_fit(view.skills, ticket.work.required_skills), position)
+            if best is None or rank < best:
+                best, chosen = rank, agent_id
+        return chosen
 
     def best_work_for(self, agent_id: str) -> Ticket | None:
         """The first waiting ticket, in backlog order, that `agent_id` may take."""

@@ -68,6 +68,7 @@ class AssignmentMethod(enum.Enum):
     HIGHEST_CAPACITY = "highest_capacity"
     ROUND_ROBIN = "round_robin"
     MOST_IDLE = "most_idle"
+    CLOSEST_SKILL_MATCH = "closest_skill_match"
 
 
 class PresenceAfter(enum.Enum):

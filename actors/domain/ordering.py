@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from switchboard.actors.domain.model import AgentView, AssignmentMethod, Ticket
 
 
@@ -28,7 +30,8 @@ def agent_key(
     `last_assigned_here` is this queue's own last assignment to the agent (round robin is
     kept per queue); `joined` breaks the remaining ties in a stable order.
     """
-    if method is AssignmentMethod.HIGHEST_CAPACITY:
+    if method in (AssignmentMethod.HIGHEST_CAPACITY, AssignmentMethod.CLOSEST_SKILL_MATCH):
+        # Closest skill match ranks per work item (see `skill_fit`); ties go by capacity.
         return (-free_units, agent.last_assigned_at, joined)
     if method is AssignmentMethod.ROUND_ROBIN:
         return (last_assigned_here, joined)
@@ -36,3 +39,17 @@ def agent_key(
         return (agent.last_released_at, agent.last_assigned_at, joined)
     msg = f"no ordering for assignment method {method}"
     raise ValueError(msg)
+
+
+def skill_fit(agent_skills: Mapping, required: Mapping) -> tuple[int, int, int]:
+    """How closely an agent's ratings fit what the work asks, smaller is closer.
+
+    Exact fits come first, then over-qualified agents (every skill at or above the rating,
+    least surplus first), then under-qualified ones (least shortfall first, then least
+    surplus).
+    """
+    short = sum(max(0, rating - agent_skills.get(name, 0)) for name, rating in required.items())
+    extra = sum(max(0, agent_skills.get(name, 0) - rating) for name, rating in required.items())
+    if short:
+        return (2, short, extra)
+    return (1, 0, extra) if extra else (0, 0, 0)

@@ -17,7 +17,6 @@ LOCAL_COPY = Path(__file__).resolve().parent / "data"
 
 PENDING = {
     "capacity-profiles": "issue 4: capacity profiles",
-    "closest-skills": "issue 4: closest skill match",
     "pick-race": "issue 4: pick mode",
 }
 

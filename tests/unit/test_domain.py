@@ -248,3 +248,16 @@ def test_non_boolean_condition_fails_at_evaluation() -> None:
 def test_bad_conditions_are_refused_at_compile_time(source: str, fragment: str) -> None:
     with pytest.raises(ConditionError, match=fragment):
         compile_condition(source)
+
+
+def test_closest_skill_fit_orders_exact_then_over_then_under() -> None:
+    from switchboard.actors.domain.ordering import skill_fit  # noqa: PLC0415
+
+    need = {"px": 2, "es": 3, "bill": 3}
+    exact = skill_fit({"px": 2, "es": 3, "bill": 3}, need)
+    over = skill_fit({"px": 3, "es": 3, "bill": 4}, need)
+    more_over = skill_fit({"px": 9, "es": 9, "bill": 9}, need)
+    under_one = skill_fit({"px": 5, "es": 4, "bill": 1}, need)
+    under_all = skill_fit({"px": 1, "es": 2, "bill": 1}, need)
+    missing = skill_fit({}, need)
+    assert exact < over < more_over < under_one < under_all < missing
