@@ -380,7 +380,9 @@ async def test_sigterm_ends_gateway_watch_streams_promptly(tmp_path) -> None:
         finally:
             await conn.close()
         assert code == 0
-        assert ended_after < 2 and took < 3, (
+        # Before the fix the watch held shutdown for the whole 5 s grace; allow a loaded
+        # machine plenty of room below that.
+        assert ended_after < 4 and took < 4.5, (
             f"watch ended after {ended_after:.1f} s, exit {took:.1f} s"
         )
         assert info.value.code() == grpc.StatusCode.UNAVAILABLE
