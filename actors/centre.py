@@ -14,7 +14,6 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-import cel
 import pykka
 import structlog
 from switchboard.actors import messages as m
@@ -34,11 +33,7 @@ from switchboard.actors.domain.model import (
     frozen_map,
 )
 from switchboard.actors.domain.overflow import is_overflowing
-from switchboard.actors.domain.routing import (
-    SplitCounter,
-    base_variables,
-    decide_queue,
-)
+from switchboard.actors.domain.routing import SplitCounter, decide_queue, route_variables
 from switchboard.actors.errors import FailedPrecondition, InvalidArgument, NotFound
 from switchboard.actors.gateway_watch import ConversationEvent, GatewayWatch
 from switchboard.actors.queue import QueueActor, QueueSnapshot
@@ -90,8 +85,6 @@ class Centre:
         self.splits = SplitCounter()
         self.watchers: set[GatewayWatch] = set()
         self._seq = itertools.count(1)
-        self.submitted = 0
-        self.closed = 0
         for spec in queues:
             self.queues[spec.id] = QueueActor.start(spec, self.receiving, self)
         members = _members_by_agent(queues)
@@ -240,10 +233,7 @@ class Centre:
             )
         context = dict(context or {})
         attributes = dict(customer_attributes or {})
-        # One CEL context for the whole decision: classification fills in `outputs`.
-        variables = cel.Context(
-            base_variables(stream_id, context, customer_id, attributes, priority)
-        )
+        variables = route_variables(stream_id, context, customer_id, attributes, priority)
         classification = classify(stream.rulesets, variables)
         outputs = classification.outputs
         if outputs.priority is not None:
@@ -286,7 +276,6 @@ class Centre:
         ref = ConversationActor.start(ticket, stream, self)
         self.conversations[conversation_id] = ref
         ref.tell(m.Start(decision.trace, decision.rule, classification.trace))
-        self.submitted += 1
         return conversation_id, decision.queue_id
 
     def _overflowing(self, queue_id: str, now: float) -> bool:
@@ -343,7 +332,6 @@ class Centre:
         self.recently_closed[cid] = snapshot
         if len(self.recently_closed) > RECENTLY_CLOSED:
             self.recently_closed.popitem(last=False)
-        self.closed += 1
         self.journal.closed(snapshot)
 
     def stop(self) -> None:

@@ -17,9 +17,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import cel
 from switchboard.actors.domain.classification import classify
-from switchboard.actors.domain.routing import base_variables, decide_queue
+from switchboard.actors.domain.routing import decide_queue, route_variables
 from switchboard.clients.replay.bankday import load_day
 from switchboard.server.config import parse_config
 
@@ -73,7 +72,7 @@ def decide(stream, call) -> str:
         "vru_line": call.key.split("/")[0],
     }
     # As Centre.submit does it: one CEL context, filled in by classification.
-    variables = cel.Context(base_variables(stream.id, context, call.customer_id, {}, 0))
+    variables = route_variables(stream.id, context, call.customer_id, {}, 0)
     outputs = classify(stream.rulesets, variables).outputs
     if outputs.priority is not None:
         variables.add_variable("priority", outputs.priority)

@@ -65,7 +65,6 @@ class Desktop:
         self.agent_id = agent_id
         self.on_message = on_message
         self.messages: list[desktop_pb2.ConnectResponse] = []
-        self.received = 0
         self.last_sequence = 0  # of the last message handled
         self.ended: grpc.RpcError | None = None
         self._call: Any = None
@@ -93,8 +92,7 @@ class Desktop:
                     result = self.on_message(self, message)
                     if asyncio.iscoroutine(result):
                         await result
-                # Counted once handled, so `settle` also waits for the answers it caused.
-                self.received += 1
+                # Recorded once handled, so `settle` also waits for the answers it caused.
                 self.last_sequence = message.sequence
                 self.connection.delivered.set()
         except grpc.aio.AioRpcError as exc:

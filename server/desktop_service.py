@@ -23,7 +23,6 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
     def __init__(self, centre: Centre, storage: Storage) -> None:
         self.centre = centre
         self.storage = storage
-        self.links: set[DesktopLink] = set()
 
     @streaming
     async def Connect(
@@ -35,7 +34,6 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
         if request.presence != common_pb2.PRESENCE_UNSPECIFIED:
             presence = translate.presence_from_proto(request.presence)
         link = self.centre.new_link(agent_id)
-        self.links.add(link)
         try:
             await agent.ask(m.Connect(link, presence), block=False)
             while True:
@@ -45,7 +43,6 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
                 yield translate.desktop_message(item)
         finally:
             link.detach()
-            self.links.discard(link)
             if agent.is_alive():
                 agent.tell(m.Disconnect(link))
         # The engine ended the stream (a newer connection, or shutdown): say so.
@@ -57,7 +54,7 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
         await context.abort(code, f"desktop stream ended: {link.closed_reason}")
 
     def close_all(self, reason: str) -> None:
-        for link in list(self.links):
+        for link in list(self.centre.pushes.links):
             link.close(reason)
 
     @unary

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -166,7 +165,3 @@ def queue_status(snapshot: QueueSnapshot, now: float) -> supervisor_pb2.QueueSta
         longest_wait=duration(longest),
         members_by_presence=snapshot.members_by_presence,
     )
-
-
-def plain_map(mapping: Mapping) -> dict:
-    return dict(mapping)

@@ -142,12 +142,12 @@ def route_variables(
     customer_id: str,
     attributes: Mapping,
     priority: int,
-    outputs: Mapping | None = None,
 ) -> cel.Context:
-    """What route conditions see, built once per conversation: handing CEL a prepared
-    context makes each further rule cost well under a microsecond instead of ~10."""
+    """What conditions see, built once per conversation and shared by classification (which
+    replaces `outputs` in it) and routing: building a CEL context costs ~17 µs, evaluating a
+    rule in a prepared one well under a microsecond."""
     variables = base_variables(stream_id, context, customer_id, attributes, priority)
-    variables["outputs"] = dict(outputs or {"skills": {}, "attributes": {}})
+    variables["outputs"] = {"skills": {}, "attributes": {}}
     return cel.Context(variables)
 
 

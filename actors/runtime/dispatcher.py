@@ -25,7 +25,6 @@ class Dispatcher:
         self._ready: deque[LoopActor] = deque()
         self._turn_pending = False
         self._idle_waiters: list[asyncio.Future[None]] = []
-        self.messages_handled = 0
 
     def schedule(self, actor: LoopActor) -> None:
         """Queue an actor that has mail. Safe to call from any thread."""
@@ -50,7 +49,6 @@ class Dispatcher:
             actor._scheduled = False
             handled = actor._handle_some(MESSAGES_PER_ACTOR_TURN)
             budget -= handled
-            self.messages_handled += handled
             if actor._has_mail():
                 actor._scheduled = True
                 ready.append(actor)
