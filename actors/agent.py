@@ -133,8 +133,8 @@ class AgentActor(LoopActor):
             case m.GraceExpired(token):
                 if token == self._grace_token and self.link is None:
                     self._grace_expired()
-            case m.ChangeMembership(queue_ids, capacity, skills, name):
-                self._change_membership(queue_ids, capacity, skills, name)
+            case m.ChangeMembership(queue_ids, capacity, skills, name, attributes):
+                self._change_membership(queue_ids, capacity, skills, name, attributes)
             case m.AgentSnapshotRequest():
                 return self._snapshot()
             case _:
@@ -442,6 +442,8 @@ class AgentActor(LoopActor):
             last_assigned_at=self.last_assigned_at,
             last_released_at=self.last_released_at,
             version=self.version,
+            name=self.spec.name,
+            attributes=self.spec.attributes,
         )
 
     def _agent_update(self) -> AgentUpdateEvent:
@@ -472,15 +474,18 @@ class AgentActor(LoopActor):
     # --- administration --------------------------------------------------------------
 
     def _change_membership(
-        self, queue_ids: tuple, capacity: int, skills: object, name: str
+        self, queue_ids: tuple, capacity: int, skills: object, name: str, attributes: object
     ) -> None:
         old = set(self.spec.queue_ids)
+        if attributes is None:
+            attributes = self.spec.attributes
         self.spec = AgentSpec(
             id=self.spec.id,
             name=name or self.spec.name,
             capacity=capacity,
             skills=frozen_map(skills),  # type: ignore[arg-type]
             queue_ids=tuple(queue_ids),
+            attributes=frozen_map(attributes),  # type: ignore[arg-type]
         )
         for queue_id in old - set(queue_ids):
             self.directory.queues[queue_id].tell(m.MemberLeft(self.spec.id))

@@ -8,6 +8,7 @@ state that actors race on. The gRPC services call its methods.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 from collections import OrderedDict
@@ -150,7 +151,11 @@ class Centre:
             elif effective != self.config_agents.get(agent.id):
                 self.agents[agent.id].tell(
                     m.ChangeMembership(
-                        effective.queue_ids, agent.capacity, agent.skills, agent.name
+                        effective.queue_ids,
+                        agent.capacity,
+                        agent.skills,
+                        agent.name,
+                        agent.attributes,
                     )
                 )
                 changes.append(f"agent {agent.id}: changed")
@@ -369,7 +374,7 @@ def _queues_of(agent: AgentSpec, members: dict[str, list[str]]) -> tuple[str, ..
 
 
 def _with_queues(agent: AgentSpec, queue_ids: tuple[str, ...]) -> AgentSpec:
-    return AgentSpec(agent.id, agent.name, agent.capacity, agent.skills, queue_ids)
+    return dataclasses.replace(agent, queue_ids=queue_ids)
 
 
 def _offline_view(spec: AgentSpec) -> AgentView:
@@ -382,4 +387,6 @@ def _offline_view(spec: AgentSpec) -> AgentView:
         last_assigned_at=float("-inf"),
         last_released_at=float("-inf"),
         version=-1,
+        name=spec.name,
+        attributes=spec.attributes,
     )

@@ -176,6 +176,7 @@ class ChangeMembership:
     capacity: int
     skills: Any
     name: str
+    attributes: Any = None  # None: keep them (the API cannot set attributes, the file can)
 
 
 @dataclass(slots=True)

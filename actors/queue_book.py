@@ -43,6 +43,8 @@ def _with_free(view: AgentView, free: int) -> AgentView:
         last_assigned_at=view.last_assigned_at,
         last_released_at=view.last_released_at,
         version=view.version,
+        name=view.name,
+        attributes=view.attributes,
     )
 
 

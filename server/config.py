@@ -642,7 +642,7 @@ class _Reader:
     def agent(
         self, data: Any, key: str, queues: dict[str, QueueSpec], settings: EngineSettings
     ) -> AgentSpec:
-        data = self.mapping(data, key, {"id", "name", "capacity", "skills", "queues"})
+        data = self.mapping(data, key, {"id", "name", "capacity", "skills", "queues", "attributes"})
         agent_id = self.identifier(data, "id", key)
         skills_data = data.get("skills") or {}
         skills_key = _join(key, "skills")
@@ -668,7 +668,21 @@ class _Reader:
             ),
             skills=frozen_map(skills),
             queue_ids=tuple(queue_ids),
+            attributes=self.attributes(data.get("attributes"), _join(key, "attributes")),
         )
+
+    def attributes(self, data: Any, key: str) -> Mapping:
+        """Names to plain values, kept as text (as CEL conditions compare them)."""
+        if data is None:
+            return frozen_map()
+        if not isinstance(data, dict):
+            raise self.fail(key, f"must map names to plain values, got {_kind(data)}")
+        for name, value in data.items():
+            if isinstance(value, dict | list) or value is None:
+                raise self.fail(
+                    _join(key, name), f"must be text, a number or true/false, got {_kind(value)}"
+                )
+        return frozen_map({name: _text(value) for name, value in data.items()})
 
 
 def _parent(key: str) -> str:
@@ -678,6 +692,13 @@ def _parent(key: str) -> str:
 
 def _join(key: str, name: str) -> str:
     return f"{key}.{name}" if key else name
+
+
+def _text(value: Any) -> str:
+    """A plain YAML value as the text a person wrote: true, not True."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _kind(value: Any) -> str:

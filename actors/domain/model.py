@@ -168,6 +168,9 @@ class AgentSpec:
     capacity: int
     skills: Mapping = field(default_factory=frozen_map)  # skill -> rating
     queue_ids: tuple[str, ...] = ()
+    # Static facts about the agent (site, team, seniority...) that queues' selection rules
+    # test: name -> text.
+    attributes: Mapping = field(default_factory=frozen_map)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,3 +242,6 @@ class AgentView:
     last_assigned_at: float
     last_released_at: float  # -inf: never released since signing in (counts as most idle)
     version: int  # counts up with every change, so a queue can ignore stale news
+    # Static facts for selection rules; they change only when the agent is reconfigured.
+    name: str = ""
+    attributes: Mapping = field(default_factory=lambda: EMPTY_MAP)

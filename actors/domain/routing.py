@@ -91,7 +91,10 @@ def _describe_failure(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def compile_condition(source: str) -> Condition:
+def compile_condition(source: str, variables: frozenset[str] = VARIABLES) -> Condition:
+    """Compile `source`, refusing functions and variables it may not use. Route and
+    classification rules see the work (`VARIABLES`); other conditions, such as a queue's
+    selection rules over agents, name their own set."""
     if not isinstance(source, str) or not source.strip():
         raise ConditionError("a condition must be a non-empty CEL expression")
     try:
@@ -109,10 +112,10 @@ def compile_condition(source: str) -> Condition:
     if unknown_functions:
         names = ", ".join(sorted(unknown_functions))
         raise ConditionError(f"unknown function {names}")
-    unknown = set(program.variables()) - VARIABLES
+    unknown = set(program.variables()) - variables
     if unknown:
         names = ", ".join(sorted(unknown))
-        allowed = ", ".join(sorted(VARIABLES))
+        allowed = ", ".join(sorted(variables))
         raise ConditionError(f"unknown variable {names} (conditions may use {allowed})")
     return Condition(source, program)
 
