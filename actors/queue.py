@@ -49,7 +49,7 @@ class QueueActor(LoopActor):
     def __init__(self, spec: QueueSpec, receiving: frozenset[Presence], directory: Centre):
         super().__init__()
         self.spec = spec
-        self.book = QueueBook(spec.id, spec.method, receiving)
+        self.book = QueueBook(spec.id, spec.method, receiving, selection=spec.selection)
         self.directory = directory
         self.assigned_at: deque[float] = deque()  # recent hand-outs, for the wait estimate
         self._deadlines: list[tuple[float, str]] = []  # (when it has waited too long, id)
@@ -111,7 +111,7 @@ class QueueActor(LoopActor):
             case m.Reconfigure(spec, receiving):
                 self.spec = spec
                 self._estimates = any(r.when is OverflowWhen.ESTIMATED_WAIT for r in spec.overflow)
-                self.book.reconfigure(spec.method, receiving)
+                self.book.reconfigure(spec.method, receiving, selection=spec.selection)
                 self._propose_waiting()
                 self._arm_check()
             case m.QueueCheck(token):

@@ -13,6 +13,7 @@ from sortedcontainers import SortedDict, SortedList
 from switchboard.actors.domain.eligibility import why_not_eligible
 from switchboard.actors.domain.model import AgentView, AssignmentMethod, Presence, Ticket
 from switchboard.actors.domain.ordering import agent_key, backlog_key, skill_fit
+from switchboard.actors.domain.selection import SelectionRule, facts, rules_matched
 
 NEVER = float("-inf")
 
@@ -24,6 +25,8 @@ class Member:
     in_flight_units: int = 0  # capacity of proposals sent and not yet answered
     last_assigned_here: float = NEVER
     key: tuple | None = None  # current key in the index, None when not indexed
+    rules: tuple[int, ...] = ()  # selection rules the member matches (method custom)
+    rule_keys: tuple[tuple, ...] = ()  # its key in each of those rules' indexes, if indexed
 
     def believed(self) -> AgentView:
         """The member as the queue must assume it is: minus what it has in flight."""
@@ -53,7 +56,8 @@ class QueueBook:
 
     Only members who could take some work (free capacity, a receiving presence) are in the
     index, so picking an agent walks from the best candidate and stops at the first eligible
-    one instead of scanning every member.
+    one instead of scanning every member. Under the custom method each selection rule has an
+    index of its own, holding the indexed members who match it.
     """
 
     def __init__(
@@ -61,10 +65,14 @@ class QueueBook:
         queue_id: str,
         method: AssignmentMethod,
         receiving: frozenset[Presence],
+        *,
+        selection: tuple[SelectionRule, ...] = (),
     ) -> None:
         self.queue_id = queue_id
         self.method = method
         self.receiving = receiving
+        self.selection = selection
+        self.rule_indexes: list[SortedList] = [SortedList() for _ in selection]
         self.backlog: SortedDict = SortedDict()  # backlog_key -> Ticket
         self._key_of: dict[str, tuple] = {}  # conversation id -> backlog key
         self.proposed: dict[str, tuple[Ticket, str]] = {}  # in flight: id -> (ticket, agent)
@@ -73,12 +81,25 @@ class QueueBook:
         self.index: SortedList = SortedList()  # (key, agent_id)
         self._joined = 0
 
-    def reconfigure(self, method: AssignmentMethod, receiving: frozenset[Presence]) -> None:
-        """A new assignment method or set of receiving presences: every member's key changes."""
+    def reconfigure(
+        self,
+        method: AssignmentMethod,
+        receiving: frozenset[Presence],
+        *,
+        selection: tuple[SelectionRule, ...] = (),
+    ) -> None:
+        """A new assignment method, receiving presences or rules: every member's key changes."""
+        for member in self.members.values():
+            self._unindex(member)
         self.method = method
         self.receiving = receiving
+        self.rule_indexes = [SortedList() for _ in selection]
+        if selection != self.selection:  # a reload resends unchanged queues: skip the work
+            self.selection = selection
+            for member in self.members.values():
+                member.rules = rules_matched(selection, member.view)
         for member in self.members.values():
-            self._reindex(member)
+            self._index(member)
 
     # --- backlog ---------------------------------------------------------------------
 
@@ -110,6 +131,7 @@ class QueueBook:
             return
         self._joined += 1
         member = Member(view=view, joined=self._joined)
+        member.rules = rules_matched(self.selection, view)
         # Proposals made before the agent last left are still out: count them again.
         member.in_flight_units = sum(
             ticket.cost for ticket, agent_id in self.proposed.values() if agent_id == view.agent_id
@@ -119,26 +141,46 @@ class QueueBook:
 
     def leave(self, agent_id: str) -> None:
         member = self.members.pop(agent_id, None)
-        if member is not None and member.key is not None:
-            self.index.remove((member.key, agent_id))
+        if member is not None:
+            self._unindex(member)
 
     def update(self, view: AgentView) -> None:
         member = self.members.get(view.agent_id)
         if member is None or view.version < member.view.version:
             return  # not a member (any more), or older news than we have
+        self._unindex(member)
+        if self.selection and facts(view) != facts(member.view):
+            member.rules = rules_matched(self.selection, view)  # only when its facts change
         member.view = view
-        self._reindex(member)
+        self._index(member)
 
     def _reindex(self, member: Member) -> None:
+        self._unindex(member)
+        self._index(member)
+
+    def _unindex(self, member: Member) -> None:
+        agent_id = member.view.agent_id
         if member.key is not None:
-            self.index.remove((member.key, member.view.agent_id))
+            self.index.remove((member.key, agent_id))
             member.key = None
-        free = member.view.free_units - member.in_flight_units
-        if free > 0 and member.view.presence in self.receiving:
-            member.key = agent_key(
-                self.method, member.view, free, member.last_assigned_here, member.joined
-            )
-            self.index.add((member.key, member.view.agent_id))
+        for rule, key in zip(member.rules, member.rule_keys, strict=False):
+            self.rule_indexes[rule].remove((key, agent_id))
+        member.rule_keys = ()
+
+    def _index(self, member: Member) -> None:
+        view = member.view
+        free = view.free_units - member.in_flight_units
+        if free <= 0 or view.presence not in self.receiving:
+            return
+        member.key = agent_key(self.method, view, free, member.last_assigned_here, member.joined)
+        self.index.add((member.key, view.agent_id))
+        keys = []
+        for rule in member.rules:
+            order = self.selection[rule].order
+            key = agent_key(order, view, free, member.last_assigned_here, member.joined)
+            self.rule_indexes[rule].add((key, view.agent_id))
+            keys.append(key)
+        member.rule_keys = tuple(keys)
 
     # --- decisions -------------------------------------------------------------------
 
@@ -146,6 +188,8 @@ class QueueBook:
         """The first indexed member, in method order, who may take `ticket`."""
         if self.method is AssignmentMethod.CLOSEST_SKILL_MATCH:
             return self._closest_agent_for(ticket)
+        if self.method is AssignmentMethod.CUSTOM:
+            return self._selected_agent_for(ticket)
         for _, agent_id in self.index:
             if why_not_eligible(self.members[agent_id].believed(), ticket) is None:
                 return agent_id
@@ -166,11 +210,21 @@ class QueueBook:
                 best, chosen = rank, agent_id
         return chosen
 
+    def _selected_agent_for(self, ticket: Ticket) -> str | None:
+        """The first rule, in order, whose index holds an eligible member: its best one."""
+        for index in self.rule_indexes:
+            for _, agent_id in index:
+                if why_not_eligible(self.members[agent_id].believed(), ticket) is None:
+                    return agent_id
+        return None
+
     def best_work_for(self, agent_id: str) -> Ticket | None:
         """The first waiting ticket, in backlog order, that `agent_id` may take."""
         member = self.members.get(agent_id)
         if member is None:
             return None
+        if self.method is AssignmentMethod.CUSTOM and not member.rules:
+            return None  # no selection rule picks this agent: the queue never offers them work
         believed = member.believed()
         if believed.free_units <= 0 or believed.presence not in self.receiving:
             return None

@@ -43,6 +43,7 @@ from switchboard.actors.domain.model import (
 )
 from switchboard.actors.domain.overflow import OverflowRule, OverflowThen, OverflowWhen
 from switchboard.actors.domain.routing import Condition, ConditionError, compile_condition
+from switchboard.actors.domain.selection import AGENT_VARIABLES, RULE_ORDERS, SelectionRule
 
 DEFAULT_OFFER_TIMEOUT_S = 120.0
 MAX_ID = 128  # as in gRPC calls (switchboard.server.validation)
@@ -299,7 +300,9 @@ class _Reader:
 
     def queue(self, data: Any, key: str) -> QueueSpec:
         data = self.mapping(
-            data, key, {"id", "type", "priority", "method", "members", "overflow", "hours"}
+            data,
+            key,
+            {"id", "type", "priority", "method", "members", "overflow", "hours", "selection"},
         )
         members = self.listing(data.get("members"), _join(key, "members"))
         for j, member in enumerate(members):
@@ -314,15 +317,43 @@ class _Reader:
             self.overflow_rule(rule, f"{key}.overflow[{j}]", hours)
             for j, rule in enumerate(self.listing(data.get("overflow"), _join(key, "overflow")))
         )
+        method = self.choice(data, "method", key, AssignmentMethod, "highest_capacity")
         return QueueSpec(
             id=self.identifier(data, "id", key),
             type=self.choice(data, "type", key, QueueType, "messaging"),
             priority=self.number(data, "priority", key, 1, minimum=0, integer=True),
-            method=self.choice(data, "method", key, AssignmentMethod, "highest_capacity"),
+            method=method,
             members=tuple(members),
             overflow=overflow,
             hours=hours,
+            selection=self.selection(data, key, method),
         )
+
+    def selection(self, data: dict, key: str, method: AssignmentMethod) -> tuple:
+        """Selection rules: given exactly when the method is custom."""
+        where = _join(key, "selection")
+        items = self.listing(data.get("selection"), where)
+        if method is not AssignmentMethod.CUSTOM:
+            if items:
+                raise self.fail(where, "selection rules need `method: custom`")
+            return ()
+        if not items:
+            raise self.fail(
+                where if "selection" in data else _join(key, "method"),
+                "method custom needs `selection`: a list of {name, when, order} rules",
+            )
+        self.unique_names(items, where, "name")
+        return tuple(self.selection_rule(item, f"{where}[{j}]") for j, item in enumerate(items))
+
+    def selection_rule(self, data: Any, key: str) -> SelectionRule:
+        data = self.mapping(data, key, {"name", "when", "order"})
+        name = self.text(data, "name", key)
+        condition = self.condition(data, key, name, AGENT_VARIABLES)
+        orders = {o.value: o for o in RULE_ORDERS}
+        value = data.get("order", "highest_capacity")
+        if not isinstance(value, str) or value not in orders:
+            raise self.fail(_join(key, "order"), f"{value!r} is not one of {', '.join(orders)}")
+        return SelectionRule(name, condition, orders[value])
 
     def hours(self, data: Any, key: str) -> OperatingHours:
         data = self.mapping(data, key, {"timezone", "weekly", "holidays"})
@@ -534,10 +565,14 @@ class _Reader:
             if isinstance(name, str):
                 seen[name] = i
 
-    def condition(self, data: dict, key: str, name: str) -> Condition:
+    def condition(
+        self, data: dict, key: str, name: str, variables: frozenset[str] | None = None
+    ) -> Condition:
         source = self.text(data, "when", key)
         try:
-            return compile_condition(source)
+            if variables is None:
+                return compile_condition(source)
+            return compile_condition(source, variables)
         except ConditionError as exc:
             raise self.fail(_join(key, "when"), f"rule {name!r}: {exc}") from None
 

@@ -69,6 +69,7 @@ class AssignmentMethod(enum.Enum):
     ROUND_ROBIN = "round_robin"
     MOST_IDLE = "most_idle"
     CLOSEST_SKILL_MATCH = "closest_skill_match"
+    CUSTOM = "custom"  # the queue's selection rules decide (see selection.py)
 
 
 class PresenceAfter(enum.Enum):
@@ -159,6 +160,7 @@ class QueueSpec:
     members: tuple[str, ...]
     overflow: tuple = ()  # overflow.OverflowRule, checked in order when work arrives
     hours: object = None  # hours.OperatingHours; None: always open
+    selection: tuple = ()  # selection.SelectionRule, in order; only with method custom
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,14 @@ def agent_key(
     `last_assigned_here` is this queue's own last assignment to the agent (round robin is
     kept per queue); `joined` breaks the remaining ties in a stable order.
     """
-    if method in (AssignmentMethod.HIGHEST_CAPACITY, AssignmentMethod.CLOSEST_SKILL_MATCH):
+    if method in (
+        AssignmentMethod.HIGHEST_CAPACITY,
+        AssignmentMethod.CLOSEST_SKILL_MATCH,
+        AssignmentMethod.CUSTOM,
+    ):
         # Closest skill match ranks per work item (see `skill_fit`); ties go by capacity.
+        # Under custom selection each rule's index has its own order; the queue-wide index
+        # only tells whether anyone has room.
         return (-free_units, agent.last_assigned_at, joined)
     if method is AssignmentMethod.ROUND_ROBIN:
         return (last_assigned_here, joined)

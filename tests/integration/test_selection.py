@@ -1,0 +1,43 @@
+"""Queue-side selection over real gRPC on a manual clock: custom selection rules, widening
+rings, prioritisation buckets and the closest skill match."""
+
+from __future__ import annotations
+
+from switchboard.v1 import admin_pb2
+
+from tests.integration.support import Centre, offers
+
+CUSTOM = """
+work_streams:
+  - {id: chat, channel: chat, fallback_queue: q1}
+queues:
+  - id: q1
+    method: custom
+    members: [s1, l1, y1]
+    selection:
+      - {name: seniors, when: 'agent.attributes.level == "senior"', order: most_idle}
+      - name: leeds
+        when: 'has(agent.attributes.site) && agent.attributes.site == "leeds"'
+        order: highest_capacity
+agents:
+  - {id: s1, capacity: 1, attributes: {level: senior}}
+  - {id: l1, capacity: 2, attributes: {level: junior, site: leeds}}
+  - {id: y1, capacity: 5, attributes: {level: junior, site: york}}
+"""
+
+
+async def test_custom_rules_pick_seniors_then_leeds_and_never_york(harness) -> None:
+    centre = await Centre.start(harness, CUSTOM)
+    s1, l1, y1 = [await centre.signin(agent_id) for agent_id in ("s1", "l1", "y1")]
+    c1, c2, c3, c4 = [(await centre.submit()).conversation_id for _ in range(4)]
+    assert offers(s1) == [c1]  # the seniors rule first, though l1 and y1 have more room
+    assert offers(l1) == [c2, c3]  # then leeds
+    assert offers(y1) == []  # no rule picks york: the work stays queued
+    assert await centre.waiting("q1") == [c4]
+    # A reload that moves y1 to Leeds re-evaluates the rules for it: the waiting work goes.
+    harness.config_path.write_text(CUSTOM.replace("site: york", "site: leeds"))
+    response = await centre.conn.admin.ReloadConfig(admin_pb2.ReloadConfigRequest())
+    assert "agent y1: changed" in response.changes
+    await centre.settle()
+    assert offers(y1) == [c4]
+    assert await centre.waiting("q1") == []
