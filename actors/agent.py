@@ -35,6 +35,7 @@ from switchboard.actors.domain.model import (
 )
 from switchboard.actors.domain.ordering import cross_queue_key
 from switchboard.actors.domain.presence import next_presence
+from switchboard.actors.domain.rings import Ring
 from switchboard.actors.errors import FailedPrecondition, InvalidArgument
 from switchboard.actors.runtime import LoopActor
 from switchboard.actors.runtime.timers import tell_later
@@ -66,7 +67,7 @@ class Held:
 class Round:
     id: int
     awaiting: set[str]
-    candidates: list[tuple[tuple, Ticket, str]] = field(default_factory=list)
+    candidates: list[tuple[tuple, Ticket, str, Ring | None]] = field(default_factory=list)
 
 
 class AgentActor(LoopActor):
@@ -97,8 +98,8 @@ class AgentActor(LoopActor):
 
     def on_receive(self, message: object) -> object:
         match message:
-            case m.Proposal(queue_id, queue_priority, ticket, round_id):
-                self._on_proposal(queue_id, queue_priority, ticket, round_id)
+            case m.Proposal(queue_id, queue_priority, ticket, round_id, ring):
+                self._on_proposal(queue_id, queue_priority, ticket, round_id, ring)
             case m.Connect(link, presence):
                 return self._connect(link, presence)
             case m.Disconnect(link):
@@ -144,13 +145,19 @@ class AgentActor(LoopActor):
     # --- proposals and rounds --------------------------------------------------------
 
     def _on_proposal(
-        self, queue_id: str, queue_priority: int, ticket: Ticket | None, round_id: int | None
+        self,
+        queue_id: str,
+        queue_priority: int,
+        ticket: Ticket | None,
+        round_id: int | None,
+        ring: Ring | None,
     ) -> None:
         current = self.round
         if ticket is not None and current is not None:
-            current.candidates.append((cross_queue_key(queue_priority, ticket), ticket, queue_id))
+            key = cross_queue_key(queue_priority, ticket)
+            current.candidates.append((key, ticket, queue_id, ring))
         elif ticket is not None:
-            self._take_or_return(ticket, queue_id)
+            self._take_or_return(ticket, queue_id, ring)
         if current is not None and round_id == current.id:
             current.awaiting.discard(queue_id)
             if not current.awaiting:
@@ -168,17 +175,20 @@ class AgentActor(LoopActor):
     def _finish_round(self, finished: Round) -> None:
         self.round = None
         taken = 0
-        for _, ticket, queue_id in sorted(finished.candidates, key=lambda c: c[0]):
-            taken += self._take_or_return(ticket, queue_id, announce=False)
+        for _, ticket, queue_id, ring in sorted(finished.candidates, key=lambda c: c[0]):
+            taken += self._take_or_return(ticket, queue_id, ring, announce=False)
         # Each queue proposes one item per round: while rounds bring work and room is left,
         # ask again, so older waiting work fills the room before newer arrivals can.
         again = self.round_again or taken > 0
         self.round_again = False
         self._changed(gained_room=again)
 
-    def _take_or_return(self, ticket: Ticket, queue_id: str, *, announce: bool = True) -> bool:
-        """Take the proposed work if it still fits, else hand it back; True if taken."""
-        reason = why_not_eligible(self._view(), ticket)
+    def _take_or_return(
+        self, ticket: Ticket, queue_id: str, ring: Ring | None = None, *, announce: bool = True
+    ) -> bool:
+        """Take the proposed work if it still fits, else hand it back; True if taken.
+        `ring`: the queue's widening ring the proposal was made under, if any."""
+        reason = why_not_eligible(self._view(), ticket, ring)
         queue = self.directory.queues[queue_id]
         if reason is not None:
             queue.tell(m.ProposalReturned(ticket, self.spec.id, self._view(), reason))

@@ -100,6 +100,8 @@ class Proposal:
     queue_priority: int
     ticket: Ticket | None
     round: int | None
+    # The queue's widening ring in force for the ticket: the agent judges skills by it too.
+    ring: Any = None
 
 
 @dataclass(slots=True)

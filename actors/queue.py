@@ -22,6 +22,7 @@ from switchboard.actors.domain.overflow import (
     overflow_on_entry,
     overflow_while_waiting,
 )
+from switchboard.actors.domain.rings import next_widening
 from switchboard.actors.queue_book import QueueBook
 from switchboard.actors.runtime import LoopActor
 from switchboard.actors.runtime.timers import tell_later
@@ -49,10 +50,13 @@ class QueueActor(LoopActor):
     def __init__(self, spec: QueueSpec, receiving: frozenset[Presence], directory: Centre):
         super().__init__()
         self.spec = spec
-        self.book = QueueBook(spec.id, spec.method, receiving, selection=spec.selection)
+        self.book = QueueBook(
+            spec.id, spec.method, receiving, selection=spec.selection, rings=spec.rings
+        )
         self.directory = directory
         self.assigned_at: deque[float] = deque()  # recent hand-outs, for the wait estimate
         self._deadlines: list[tuple[float, str]] = []  # (when it has waited too long, id)
+        self._widenings: list[tuple[float, str]] = []  # (when its next ring starts, id)
         self._check: object | None = None  # the armed overflow-check timer
         self._check_at = float("inf")
         self._check_token = 0
@@ -73,7 +77,7 @@ class QueueActor(LoopActor):
                     return None
                 self.book.add(ticket)
                 self._watch(ticket)
-                agent_id = self.book.agent_for_new(ticket)
+                agent_id = self.book.agent_for_new(ticket, self.directory.clock.now())
                 if agent_id is not None:
                     self._tell_agent(agent_id, ticket, None)
             case m.Withdraw(conversation_id):
@@ -82,7 +86,7 @@ class QueueActor(LoopActor):
                 self.book.update(view)
             case m.WorkRequest(view, round_id):
                 self.book.update(view)
-                ticket = self.book.best_work_for(view.agent_id)
+                ticket = self.book.best_work_for(view.agent_id, self.directory.clock.now())
                 if ticket is not None:
                     self.book.mark_proposed(ticket, view.agent_id)
                 self._tell_agent(view.agent_id, ticket, round_id)
@@ -102,6 +106,7 @@ class QueueActor(LoopActor):
                     reason=reason,
                 )
                 if self.book.returned(ticket, view):
+                    self._watch_rings(ticket)
                     self._propose_waiting()
             case m.MemberJoined(view):
                 self.book.join(view)
@@ -109,9 +114,16 @@ class QueueActor(LoopActor):
             case m.MemberLeft(agent_id):
                 self.book.leave(agent_id)
             case m.Reconfigure(spec, receiving):
+                rings_changed = spec.rings != self.spec.rings
                 self.spec = spec
                 self._estimates = any(r.when is OverflowWhen.ESTIMATED_WAIT for r in spec.overflow)
-                self.book.reconfigure(spec.method, receiving, selection=spec.selection)
+                self.book.reconfigure(
+                    spec.method, receiving, selection=spec.selection, rings=spec.rings
+                )
+                if rings_changed:  # waiting work widens on the new rings' times
+                    now = self.directory.clock.now()
+                    for ticket in self.book.waiting():
+                        self._remember_widening(ticket, now)
                 self._propose_waiting()
                 self._arm_check()
             case m.QueueCheck(token):
@@ -168,13 +180,25 @@ class QueueActor(LoopActor):
             heapq.heappush(
                 self._deadlines, (ticket.enqueued_at + min(limits), ticket.conversation_id)
             )
+        self._watch_rings(ticket)
+
+    def _watch_rings(self, ticket: Ticket) -> None:
+        """Remember when this work reaches its next (wider) ring, and arm the check."""
+        self._remember_widening(ticket, self.directory.clock.now())
         self._arm_check()
+
+    def _remember_widening(self, ticket: Ticket, now: float) -> None:
+        at = next_widening(self.spec.rings, ticket.enqueued_at, now)
+        if at is not None:
+            heapq.heappush(self._widenings, (at, ticket.conversation_id))
 
     def _arm_check(self) -> None:
         now = self.directory.clock.now()
         moments = []
         if self._deadlines:
             moments.append(self._deadlines[0][0] + 1e-6)  # strictly more than the limit
+        if self._widenings:
+            moments.append(self._widenings[0][0])  # a ring starts when its after_s is reached
         if self.spec.hours is not None and any(
             r.when is OverflowWhen.OUTSIDE_HOURS for r in self.spec.overflow
         ):
@@ -204,14 +228,29 @@ class QueueActor(LoopActor):
                 continue
             self.book.remove(ticket.conversation_id)
             self._tell_overflow(ticket, found)
+        self._widen(now)
         self._arm_check()
 
+    def _widen(self, now: float) -> None:
+        """Work that has just reached a wider ring: look for an agent for it again now, as
+        for new work (agents newly eligible for it will not ask for it on their own)."""
+        while self._widenings and self._widenings[0][0] <= now:
+            _, conversation_id = heapq.heappop(self._widenings)
+            ticket = self.book.waiting_ticket(conversation_id)
+            if ticket is None:
+                continue  # taken or gone; work handed back re-arms its own ring timer
+            self._remember_widening(ticket, now)
+            agent_id = self.book.agent_for_new(ticket, now)
+            if agent_id is not None:
+                self._tell_agent(agent_id, ticket, None)
+
     def _propose_waiting(self) -> None:
-        for ticket, agent_id in self.book.assignable():
+        for ticket, agent_id in self.book.assignable(self.directory.clock.now()):
             self._tell_agent(agent_id, ticket, None)
 
-    def _tell_agent(self, agent_id: str, ticket: object, round_id: int | None) -> None:
-        proposal = m.Proposal(self.spec.id, self.spec.priority, ticket, round_id)  # type: ignore[arg-type]
+    def _tell_agent(self, agent_id: str, ticket: Ticket | None, round_id: int | None) -> None:
+        ring = None if ticket is None else self.book.ring_for(ticket, self.directory.clock.now())
+        proposal = m.Proposal(self.spec.id, self.spec.priority, ticket, round_id, ring)
         self.directory.agents[agent_id].tell(proposal)
 
     def _snapshot(self) -> QueueSnapshot:

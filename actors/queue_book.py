@@ -13,6 +13,7 @@ from sortedcontainers import SortedDict, SortedList
 from switchboard.actors.domain.eligibility import why_not_eligible
 from switchboard.actors.domain.model import AgentView, AssignmentMethod, Presence, Ticket
 from switchboard.actors.domain.ordering import agent_key, backlog_key, skill_fit
+from switchboard.actors.domain.rings import Ring, ring_in_force
 from switchboard.actors.domain.selection import SelectionRule, facts, rules_matched
 
 NEVER = float("-inf")
@@ -67,8 +68,10 @@ class QueueBook:
         receiving: frozenset[Presence],
         *,
         selection: tuple[SelectionRule, ...] = (),
+        rings: tuple[Ring, ...] = (),
     ) -> None:
         self.queue_id = queue_id
+        self.rings = rings
         self.method = method
         self.receiving = receiving
         self.selection = selection
@@ -87,8 +90,11 @@ class QueueBook:
         receiving: frozenset[Presence],
         *,
         selection: tuple[SelectionRule, ...] = (),
+        rings: tuple[Ring, ...] = (),
     ) -> None:
-        """A new assignment method, receiving presences or rules: every member's key changes."""
+        """A new assignment method, receiving presences or rules: every member's key changes.
+        New rings apply at once to the work already waiting."""
+        self.rings = rings
         for member in self.members.values():
             self._unindex(member)
         self.method = method
@@ -111,6 +117,10 @@ class QueueBook:
     def remove(self, conversation_id: str) -> Ticket | None:
         key = self._key_of.pop(conversation_id, None)
         return None if key is None else self.backlog.pop(key)
+
+    def waiting_ticket(self, conversation_id: str) -> Ticket | None:
+        key = self._key_of.get(conversation_id)
+        return None if key is None else self.backlog[key]
 
     def waiting(self) -> Iterator[Ticket]:
         return iter(self.backlog.values())
@@ -184,18 +194,26 @@ class QueueBook:
 
     # --- decisions -------------------------------------------------------------------
 
-    def best_agent_for(self, ticket: Ticket) -> str | None:
-        """The first indexed member, in method order, who may take `ticket`."""
+    def ring_for(self, ticket: Ticket, now: float) -> Ring | None:
+        """The widening ring in force for `ticket` at `now` (None: the queue has none)."""
+        return ring_in_force(self.rings, ticket.enqueued_at, now)
+
+    def _eligible(self, agent_id: str, ticket: Ticket, ring: Ring | None) -> bool:
+        return why_not_eligible(self.members[agent_id].believed(), ticket, ring) is None
+
+    def best_agent_for(self, ticket: Ticket, now: float) -> str | None:
+        """The first indexed member, in method order, who may take `ticket` at `now`."""
+        ring = self.ring_for(ticket, now)
         if self.method is AssignmentMethod.CLOSEST_SKILL_MATCH:
-            return self._closest_agent_for(ticket)
+            return self._closest_agent_for(ticket, ring)
         if self.method is AssignmentMethod.CUSTOM:
-            return self._selected_agent_for(ticket)
+            return self._selected_agent_for(ticket, ring)
         for _, agent_id in self.index:
-            if why_not_eligible(self.members[agent_id].believed(), ticket) is None:
+            if self._eligible(agent_id, ticket, ring):
                 return agent_id
         return None
 
-    def _closest_agent_for(self, ticket: Ticket) -> str | None:
+    def _closest_agent_for(self, ticket: Ticket, ring: Ring | None) -> str | None:
         """Closest skill fit first, then the index's order (most free capacity). The fit
         depends on the work item, so every member with room is looked at (issue 4 asks for
         better than that on large queues)."""
@@ -203,23 +221,23 @@ class QueueBook:
         chosen = None
         for position, (_, agent_id) in enumerate(self.index):
             view = self.members[agent_id].believed()
-            if why_not_eligible(view, ticket) is not None:
+            if why_not_eligible(view, ticket, ring) is not None:
                 continue
             rank = (skill_fit(view.skills, ticket.work.required_skills), position)
             if best is None or rank < best:
                 best, chosen = rank, agent_id
         return chosen
 
-    def _selected_agent_for(self, ticket: Ticket) -> str | None:
+    def _selected_agent_for(self, ticket: Ticket, ring: Ring | None) -> str | None:
         """The first rule, in order, whose index holds an eligible member: its best one."""
         for index in self.rule_indexes:
             for _, agent_id in index:
-                if why_not_eligible(self.members[agent_id].believed(), ticket) is None:
+                if self._eligible(agent_id, ticket, ring):
                     return agent_id
         return None
 
-    def best_work_for(self, agent_id: str) -> Ticket | None:
-        """The first waiting ticket, in backlog order, that `agent_id` may take."""
+    def best_work_for(self, agent_id: str, now: float) -> Ticket | None:
+        """The first waiting ticket, in backlog order, that `agent_id` may take at `now`."""
         member = self.members.get(agent_id)
         if member is None:
             return None
@@ -229,11 +247,11 @@ class QueueBook:
         if believed.free_units <= 0 or believed.presence not in self.receiving:
             return None
         for ticket in self.backlog.values():
-            if why_not_eligible(believed, ticket) is None:
+            if why_not_eligible(believed, ticket, self.ring_for(ticket, now)) is None:
                 return ticket
         return None
 
-    def assignable(self) -> Iterator[tuple[Ticket, str]]:
+    def assignable(self, now: float) -> Iterator[tuple[Ticket, str]]:
         """Pairs (waiting ticket, agent to propose it to), in backlog order, until no member
         has room. Each pair is marked in flight before the next is chosen."""
         if not self.index:
@@ -241,20 +259,22 @@ class QueueBook:
         for ticket in list(self.backlog.values()):
             if not self.index:
                 return
-            agent_id = self.best_agent_for(ticket)
+            agent_id = self.best_agent_for(ticket, now)
             if agent_id is not None:
                 self.mark_proposed(ticket, agent_id)
                 yield ticket, agent_id
 
-    def agent_for_new(self, ticket: Ticket) -> str | None:
-        """An agent for a ticket that just arrived, marked in flight; None leaves it waiting.
+    def agent_for_new(self, ticket: Ticket, now: float) -> str | None:
+        """An agent for a ticket that just arrived (or just reached a wider ring), marked in
+        flight; None leaves it waiting.
 
-        Only the new ticket needs a look: older waiting work was already matched against every
-        member with room (members who gain room ask for work themselves).
+        Only this ticket needs a look: older waiting work was already matched against every
+        member with room (members who gain room ask for work themselves, and work reaching a
+        wider ring is looked at again then).
         """
         if not self.index:
             return None
-        agent_id = self.best_agent_for(ticket)
+        agent_id = self.best_agent_for(ticket, now)
         if agent_id is not None:
             self.mark_proposed(ticket, agent_id)
         return agent_id

@@ -42,6 +42,7 @@ from switchboard.actors.domain.model import (
     frozen_map,
 )
 from switchboard.actors.domain.overflow import OverflowRule, OverflowThen, OverflowWhen
+from switchboard.actors.domain.rings import Ring, RingSkills
 from switchboard.actors.domain.routing import Condition, ConditionError, compile_condition
 from switchboard.actors.domain.selection import AGENT_VARIABLES, RULE_ORDERS, SelectionRule
 
@@ -302,7 +303,17 @@ class _Reader:
         data = self.mapping(
             data,
             key,
-            {"id", "type", "priority", "method", "members", "overflow", "hours", "selection"},
+            {
+                "id",
+                "type",
+                "priority",
+                "method",
+                "members",
+                "overflow",
+                "hours",
+                "selection",
+                "rings",
+            },
         )
         members = self.listing(data.get("members"), _join(key, "members"))
         for j, member in enumerate(members):
@@ -327,7 +338,50 @@ class _Reader:
             overflow=overflow,
             hours=hours,
             selection=self.selection(data, key, method),
+            rings=self.rings(data.get("rings"), _join(key, "rings")),
         )
+
+    def rings(self, data: Any, key: str) -> tuple[Ring, ...]:
+        """Widening rings: the first starts at 0 s, each later one strictly later."""
+        rings: list[Ring] = []
+        for j, item in enumerate(self.listing(data, key)):
+            ring = self.ring(item, f"{key}[{j}]")
+            where = f"{key}[{j}].after_s"
+            if not rings and ring.after_s != 0:
+                raise self.fail(
+                    where, "the first ring must start at 0 s (it applies to work as it arrives)"
+                )
+            if rings and ring.after_s <= rings[-1].after_s:
+                raise self.fail(
+                    where,
+                    f"must be later than the ring before it ({rings[-1].after_s:g} s), "
+                    f"got {ring.after_s:g}",
+                )
+            rings.append(ring)
+        return tuple(rings)
+
+    def ring(self, data: Any, key: str) -> Ring:
+        kinds = {k.value for k in RingSkills}
+        data = self.mapping(data, key, {"after_s", *kinds})
+        if "after_s" not in data:
+            raise self.fail(key, "after_s is required (seconds waited before the ring applies)")
+        after_s = self.number(data, "after_s", key, 0, minimum=0)
+        given = [k for k in data if k in kinds]
+        if len(given) != 1:
+            raise self.fail(
+                key,
+                "give exactly one of min_rating: N, any_rating: true, any_member: true"
+                + (f" (got {', '.join(given)})" if given else ""),
+            )
+        kind = RingSkills(given[0])
+        if kind is RingSkills.MIN_RATING:
+            rating = self.number(data, "min_rating", key, 0, minimum=0, integer=True)
+            if rating > MAX_RATING:
+                raise self.fail(_join(key, "min_rating"), f"ratings go from 0 to {MAX_RATING}")
+            return Ring(after_s, kind, rating)
+        if data[kind.value] is not True:
+            raise self.fail(_join(key, kind.value), f"write `{kind.value}: true`")
+        return Ring(after_s, kind)
 
     def selection(self, data: dict, key: str, method: AssignmentMethod) -> tuple:
         """Selection rules: given exactly when the method is custom."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from switchboard.actors.domain.model import AgentView, SkillMatching, Ticket
+from switchboard.actors.domain.rings import Ring, why_not_in_ring
 
 
 def has_skills(agent_skills: Mapping, required: Mapping) -> bool:
@@ -12,14 +13,20 @@ def has_skills(agent_skills: Mapping, required: Mapping) -> bool:
     return all(agent_skills.get(name, -1) >= rating for name, rating in required.items())
 
 
-def why_not_eligible(agent: AgentView, ticket: Ticket) -> str | None:
-    """None when `agent` may be offered `ticket`; otherwise the reason, for the timeline."""
+def why_not_eligible(agent: AgentView, ticket: Ticket, ring: Ring | None = None) -> str | None:
+    """None when `agent` may be offered `ticket`; otherwise the reason, for the timeline.
+
+    `ring`: the widening ring of the ticket's queue in force now, which decides the skills
+    needed instead of the work stream's skill matching.
+    """
     if agent.presence not in ticket.allowed_presences:
         return f"presence {agent.presence.value} does not receive this work"
     if agent.free_units < ticket.cost:
         return f"{agent.free_units} free capacity units, work needs {ticket.cost}"
     if ticket.declines.get(agent.agent_id, 0) >= ticket.decline_limit:
         return f"declined it {ticket.declines[agent.agent_id]} times (limit {ticket.decline_limit})"
+    if ring is not None:
+        return why_not_in_ring(ring, agent.skills, ticket.work.required_skills)
     if ticket.skill_matching is SkillMatching.EXACT and not has_skills(
         agent.skills, ticket.work.required_skills
     ):

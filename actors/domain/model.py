@@ -161,6 +161,7 @@ class QueueSpec:
     overflow: tuple = ()  # overflow.OverflowRule, checked in order when work arrives
     hours: object = None  # hours.OperatingHours; None: always open
     selection: tuple = ()  # selection.SelectionRule, in order; only with method custom
+    rings: tuple = ()  # rings.Ring by after_s; none: the work stream's skill matching
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from switchboard.v1 import admin_pb2
 
-from tests.integration.support import Centre, offers
+from tests.integration.support import Centre, offers, seconds
 
 CUSTOM = """
 work_streams:
@@ -40,4 +40,47 @@ async def test_custom_rules_pick_seniors_then_leeds_and_never_york(harness) -> N
     assert "agent y1: changed" in response.changes
     await centre.settle()
     assert offers(y1) == [c4]
+    assert await centre.waiting("q1") == []
+
+
+RINGS = """
+work_streams:
+  - {id: chat, channel: chat, fallback_queue: q1, skill_matching: exact, offer_timeout_s: 300}
+queues:
+  - id: q1
+    members: [expert, novice, stranger]
+    rings:
+      - {after_s: 0, min_rating: 8}      # experts only at first
+      - {after_s: 30, any_rating: true}  # then anyone holding the skills
+      - {after_s: 60, any_member: true}  # then anyone at all
+agents:
+  - {id: expert, skills: {billing: 9}}
+  - {id: novice, skills: {billing: 2}}
+  - {id: stranger}
+"""
+
+
+async def offered_at(centre: Centre, cid: str) -> float:
+    conversation = await centre.conversation(cid)
+    (offered,) = [e for e in conversation.timeline if e.kind == "offered"]
+    return seconds(offered.at)
+
+
+async def test_work_widens_ring_by_ring_at_the_moment_each_ring_starts(harness) -> None:
+    centre = await Centre.start(harness, RINGS)
+    expert, novice, stranger = [await centre.signin(a) for a in ("expert", "novice", "stranger")]
+    first = (await centre.submit(required_skills={"billing": 3})).conversation_id
+    assert offers(expert) == [first]  # an expert is free: ring 1 admits them at once
+    c1 = (await centre.submit(required_skills={"billing": 3})).conversation_id
+    await centre.settle(29.5)
+    assert (offers(novice), offers(stranger)) == ([], [])
+    await centre.settle(45)  # nothing else happens: the ring's own timer offers it at 30 s
+    assert offers(novice) == [c1]
+    assert await offered_at(centre, c1) == 30
+    c2 = (await centre.submit(required_skills={"billing": 3})).conversation_id  # at 45
+    await centre.settle(104.9)
+    assert offers(stranger) == []  # lacks billing until c2 has waited 60 s
+    await centre.settle(200)
+    assert offers(stranger) == [c2]
+    assert await offered_at(centre, c2) == 105
     assert await centre.waiting("q1") == []

@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 import pytest
+from switchboard.actors.domain.eligibility import why_not_eligible
 from switchboard.actors.domain.model import (
     AgentView,
     AssignmentMethod,
@@ -16,6 +17,13 @@ from switchboard.actors.domain.model import (
     Ticket,
     Work,
     frozen_map,
+)
+from switchboard.actors.domain.rings import (
+    Ring,
+    RingSkills,
+    next_widening,
+    ring_in_force,
+    why_not_in_ring,
 )
 from switchboard.actors.domain.routing import compile_condition
 from switchboard.actors.domain.selection import AGENT_VARIABLES, SelectionRule, rules_matched
@@ -144,7 +152,7 @@ def test_custom_selection_takes_the_first_rule_that_yields_an_agent(
     for member in members:
         book.join(member)
     book.add(work)
-    assert book.agent_for_new(work) == chosen
+    assert book.agent_for_new(work, 0.0) == chosen
 
 
 def test_round_robin_inside_a_rule_is_kept_per_queue() -> None:
@@ -155,7 +163,7 @@ def test_round_robin_inside_a_rule_is_kept_per_queue() -> None:
     for n in range(5):
         work = ticket(f"c{n}", seq=n)
         book.add(work)
-        agent_id = book.agent_for_new(work)
+        agent_id = book.agent_for_new(work, 0.0)
         book.taken(work.conversation_id, agent_id, float(n))
         chosen.append(agent_id)
     assert chosen == ["a1", "a2", "a3", "a1", "a2"]
@@ -184,7 +192,7 @@ def test_rules_are_evaluated_when_a_member_joins_or_its_facts_change_never_per_d
     for n in range(20):  # decisions, takes and load changes: no evaluation
         work = ticket(f"c{n}", seq=n)
         book.add(work)
-        agent_id = book.agent_for_new(work)
+        agent_id = book.agent_for_new(work, 0.0)
         book.taken(work.conversation_id, agent_id, 0.0)
         book.update(view(agent_id, free=5 - (n % 5), capacity=5, attributes={"vip": "yes"}))
     assert condition.calls == ["a0", "a1", "a2"]
@@ -199,18 +207,18 @@ def test_an_agent_no_rule_picks_never_asks_work_of_the_queue() -> None:
     book.join(view("y1", attributes=YORK))
     book.join(view("s1", attributes=SENIOR))
     book.add(ticket())
-    assert book.best_work_for("y1") is None
-    assert book.best_work_for("s1").conversation_id == "c1"
+    assert book.best_work_for("y1", 0.0) is None
+    assert book.best_work_for("s1", 0.0).conversation_id == "c1"
 
 
 def test_new_selection_rules_on_reload_are_evaluated_for_every_member() -> None:
     book = QueueBook("q1", M.CUSTOM, RECEIVING, selection=SENIORS_THEN_LEEDS)
     book.join(view("y1", attributes=YORK))
     book.add(work := ticket())
-    assert book.agent_for_new(work) is None
+    assert book.agent_for_new(work, 0.0) is None
     york = (rule("york", 'agent.attributes.site == "york"'),)
     book.reconfigure(M.CUSTOM, RECEIVING, selection=york)
-    assert [list(book.assignable())] == [[(work, "y1")]]
+    assert [list(book.assignable(0.0))] == [[(work, "y1")]]
 
 
 def test_rules_matched_lists_positions_and_skips_undecidable_rules() -> None:
@@ -221,3 +229,125 @@ def test_rules_matched_lists_positions_and_skips_undecidable_rules() -> None:
     )
     assert rules_matched(rules, view("a1", skills={"billing": 7})) == (0, 1)
     assert rules_matched(rules, view("b1", skills={"billing": 3})) == ()
+
+
+# --- widening rings ----------------------------------------------------------------------
+
+EXPERTS = Ring(0, RingSkills.MIN_RATING, 8)
+ANY_RATING = Ring(30, RingSkills.ANY_RATING)
+ANYONE = Ring(60, RingSkills.ANY_MEMBER)
+BULLSEYE = (EXPERTS, ANY_RATING, ANYONE)
+
+
+@pytest.mark.parametrize(
+    ("waited", "ring"),
+    [
+        (0, EXPERTS),
+        (29.9, EXPERTS),
+        (30, ANY_RATING),
+        (59, ANY_RATING),
+        (60, ANYONE),
+        (1e6, ANYONE),
+    ],
+)
+def test_the_ring_in_force_is_the_last_one_reached(waited: float, ring: Ring) -> None:
+    assert ring_in_force(BULLSEYE, 1000.1, 1000.1 + waited) is ring
+
+
+def test_no_rings_no_ring_and_no_widening() -> None:
+    assert ring_in_force((), 0.0, 100.0) is None
+    assert next_widening((), 0.0, 100.0) is None
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [(1000.1, 1030.1), (1030.0, 1030.1), (1030.1, 1060.1), (1060.1, None)],
+)
+def test_the_next_widening_is_strictly_after_now(now: float, expected: float | None) -> None:
+    assert next_widening(BULLSEYE, 1000.1, now) == expected
+
+
+@pytest.mark.parametrize(
+    ("ring", "skills", "required", "ok"),
+    [
+        # min_rating: every required skill at max(min_rating, the required rating)
+        (EXPERTS, {"billing": 8}, {"billing": 3}, True),
+        (EXPERTS, {"billing": 7}, {"billing": 3}, False),
+        (EXPERTS, {"billing": 8}, {"billing": 9}, False),  # the work's own rating is higher
+        (EXPERTS, {"billing": 9, "fr": 8}, {"billing": 9, "fr": 2}, True),
+        (EXPERTS, {"billing": 10}, {"billing": 2, "fr": 2}, False),  # fr missing
+        (EXPERTS, {}, {}, True),  # work needing no skill
+        (Ring(0, RingSkills.MIN_RATING, 0), {"fr": 2}, {"fr": 2}, True),  # plain exact match
+        (Ring(0, RingSkills.MIN_RATING, 0), {"fr": 1}, {"fr": 2}, False),
+        # any_rating: each required skill held, whatever its rating (0 included)
+        (ANY_RATING, {"billing": 0}, {"billing": 9}, True),
+        (ANY_RATING, {"fr": 10}, {"billing": 1}, False),
+        # any_member: no skill needed
+        (ANYONE, {}, {"billing": 9, "fr": 9}, True),
+    ],
+)
+def test_what_each_ring_asks_of_an_agents_skills(
+    ring: Ring, skills: dict, required: dict, ok: bool
+) -> None:
+    reason = why_not_in_ring(ring, skills, required)
+    assert (reason is None) == ok, reason
+
+
+def test_a_ring_overrides_exact_matching_but_not_capacity_presence_or_declines() -> None:
+    novice = view("n1", skills={"billing": 1})
+    work = ticket(skills={"billing": 5}, matching=SkillMatching.EXACT)
+    assert why_not_eligible(novice, work) is not None  # exact matching alone refuses
+    assert why_not_eligible(novice, work, ANYONE) is None
+    assert why_not_eligible(view("n1", free=0, capacity=1), work, ANYONE) is not None
+    assert why_not_eligible(view("n1", presence=Presence.AWAY), work, ANYONE) is not None
+    assert why_not_eligible(novice, ticket(declined_by="n1"), ANYONE) is not None
+
+
+def test_rings_keep_the_method_order_among_the_agents_they_admit() -> None:
+    book = ring_book()  # highest capacity
+    book.join(view("novice", free=5, skills={"billing": 1}))
+    book.join(view("expert", free=1, skills={"billing": 9}))
+    work = ticket(at=0.0, skills={"billing": 3}, matching=SkillMatching.EXACT)
+    book.add(work)
+    assert book.best_agent_for(work, 29.0) == "expert"  # only experts yet
+    assert book.best_agent_for(work, 30.0) == "novice"  # both admitted: most free first
+
+
+def ring_book() -> QueueBook:
+    return QueueBook("q1", M.HIGHEST_CAPACITY, RECEIVING, rings=BULLSEYE)
+
+
+@pytest.mark.parametrize(
+    ("members", "waited", "chosen"),
+    [
+        ([("novice", {"billing": 1}), ("nobody", {})], 0, None),
+        ([("novice", {"billing": 1}), ("nobody", {})], 29.9, None),
+        ([("novice", {"billing": 1}), ("nobody", {})], 30, "novice"),
+        ([("nobody", {})], 59, None),
+        ([("nobody", {})], 60, "nobody"),
+        ([("expert", {"billing": 8}), ("novice", {"billing": 1})], 0, "expert"),
+        ([("good", {"billing": 5})], 0, None),  # above the work's rating, below the ring's
+        ([("good", {"billing": 5})], 30, "good"),
+    ],
+)
+def test_a_ticket_is_matched_by_the_ring_in_force_for_how_long_it_waited(
+    members: list[tuple[str, dict]], waited: float, chosen: str | None
+) -> None:
+    book = ring_book()
+    for agent_id, skills in members:
+        book.join(view(agent_id, skills=skills))
+    work = ticket(at=100.0, skills={"billing": 3}, matching=SkillMatching.EXACT)
+    book.add(work)
+    assert book.agent_for_new(work, 100.0 + waited) == chosen
+
+
+def test_an_agent_asking_for_work_gets_the_oldest_its_ring_admits() -> None:
+    book = ring_book()
+    book.join(view("novice", skills={"billing": 1}))
+    older = ticket("older", at=0.0, seq=1, skills={"billing": 3})
+    newer = ticket("newer", at=20.0, seq=2, skills={"billing": 3})
+    book.add(older)
+    book.add(newer)
+    assert book.best_work_for("novice", 29.0) is None
+    assert book.best_work_for("novice", 30.0) is older
+    assert book.best_work_for("novice", 45.0) is older  # newer only widens at 50

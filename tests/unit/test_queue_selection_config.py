@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import pytest
 from switchboard.actors.domain.model import AssignmentMethod
+from switchboard.actors.domain.rings import Ring, RingSkills
 from switchboard.server.config import parse_config
+
 from tests.unit.test_config import line_of, refused
 
 BASE = """\
@@ -153,3 +155,84 @@ def test_a_selection_rule_on_its_own_lines_is_refused_on_its_line() -> None:
     refused(
         text, "queues[0].selection[1].when", line_of(text, "when: 'agent.attributes.site"), "leeds"
     )
+
+
+# --- widening rings ------------------------------------------------------------------------
+
+RINGS = """
+rings:
+  - {after_s: 0, min_rating: 8}
+  - {after_s: 30, any_rating: true}
+  - {after_s: 60.5, any_member: true}
+"""
+
+
+def test_rings_load_in_order() -> None:
+    (queue,) = parse_config(with_queue(RINGS)).queues
+    assert queue.rings == (
+        Ring(0, RingSkills.MIN_RATING, 8),
+        Ring(30, RingSkills.ANY_RATING),
+        Ring(60.5, RingSkills.ANY_MEMBER),
+    )
+    (plain,) = parse_config(with_queue("")).queues
+    assert plain.rings == ()
+
+
+@pytest.mark.parametrize(
+    ("rings", "key", "line", "reason"),
+    [
+        ("rings: {after_s: 0}", "queues[0].rings", 1, "must be a list, got a mapping"),
+        (
+            "rings: [{after_s: 5, min_rating: 8}]",
+            "queues[0].rings[0].after_s",
+            1,
+            "the first ring must start at 0 s",
+        ),
+        (
+            "rings:\n- {after_s: 0, min_rating: 8}\n- {after_s: 0, any_member: true}",
+            "queues[0].rings[1].after_s",
+            3,
+            "must be later than the ring before it (0 s), got 0",
+        ),
+        (
+            "rings:\n- {after_s: 0, min_rating: 8}\n- {after_s: 60, any_rating: true}\n"
+            "- {after_s: 30, any_member: true}",
+            "queues[0].rings[2].after_s",
+            4,
+            "must be later than the ring before it (60 s), got 30",
+        ),
+        ("rings: [{min_rating: 8}]", "queues[0].rings[0]", 1, "after_s is required"),
+        ("rings: [{after_s: -1, min_rating: 8}]", "queues[0].rings[0].after_s", 1, "at least 0"),
+        ("rings: [{after_s: soon, any_member: true}]", "queues[0].rings[0].after_s", 1, "number"),
+        (
+            "rings: [{after_s: 0}]",
+            "queues[0].rings[0]",
+            1,
+            "give exactly one of min_rating: N, any_rating: true, any_member: true",
+        ),
+        (
+            "rings: [{after_s: 0, min_rating: 5, any_member: true}]",
+            "queues[0].rings[0]",
+            1,
+            "(got min_rating, any_member)",
+        ),
+        ("rings: [{after_s: 0, min_rating: 11}]", "queues[0].rings[0].min_rating", 1, "0 to 10"),
+        ("rings: [{after_s: 0, min_rating: 2.5}]", "queues[0].rings[0].min_rating", 1, "whole"),
+        (
+            "rings: [{after_s: 0, any_member: yes please}]",
+            "queues[0].rings[0].any_member",
+            1,
+            "write `any_member: true`",
+        ),
+        (
+            "rings: [{after_s: 0, any_members: true}]",
+            "queues[0].rings[0].any_members",
+            1,
+            "unknown key (did you mean 'any_member'?)",
+        ),
+    ],
+)
+def test_malformed_rings_are_refused(rings: str, key: str, line: int, reason: str) -> None:
+    text = with_queue(rings)
+    first = line_of(text, "rings:")
+    refused(text, key, first + line - 1, reason)
