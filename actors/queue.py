@@ -51,7 +51,12 @@ class QueueActor(LoopActor):
         super().__init__()
         self.spec = spec
         self.book = QueueBook(
-            spec.id, spec.method, receiving, selection=spec.selection, rings=spec.rings
+            spec.id,
+            spec.method,
+            receiving,
+            selection=spec.selection,
+            rings=spec.rings,
+            prioritisation=spec.prioritisation,
         )
         self.directory = directory
         self.assigned_at: deque[float] = deque()  # recent hand-outs, for the wait estimate
@@ -118,7 +123,11 @@ class QueueActor(LoopActor):
                 self.spec = spec
                 self._estimates = any(r.when is OverflowWhen.ESTIMATED_WAIT for r in spec.overflow)
                 self.book.reconfigure(
-                    spec.method, receiving, selection=spec.selection, rings=spec.rings
+                    spec.method,
+                    receiving,
+                    selection=spec.selection,
+                    rings=spec.rings,
+                    prioritisation=spec.prioritisation,
                 )
                 if rings_changed:  # waiting work widens on the new rings' times
                     now = self.directory.clock.now()

@@ -13,6 +13,7 @@ from sortedcontainers import SortedDict, SortedList
 from switchboard.actors.domain.eligibility import why_not_eligible
 from switchboard.actors.domain.model import AgentView, AssignmentMethod, Presence, Ticket
 from switchboard.actors.domain.ordering import agent_key, backlog_key, skill_fit
+from switchboard.actors.domain.prioritisation import Bucket, placement
 from switchboard.actors.domain.rings import Ring, ring_in_force
 from switchboard.actors.domain.selection import SelectionRule, facts, rules_matched
 
@@ -69,9 +70,11 @@ class QueueBook:
         *,
         selection: tuple[SelectionRule, ...] = (),
         rings: tuple[Ring, ...] = (),
+        prioritisation: tuple[Bucket, ...] = (),
     ) -> None:
         self.queue_id = queue_id
         self.rings = rings
+        self.prioritisation = prioritisation
         self.method = method
         self.receiving = receiving
         self.selection = selection
@@ -91,10 +94,16 @@ class QueueBook:
         *,
         selection: tuple[SelectionRule, ...] = (),
         rings: tuple[Ring, ...] = (),
+        prioritisation: tuple[Bucket, ...] = (),
     ) -> None:
         """A new assignment method, receiving presences or rules: every member's key changes.
-        New rings apply at once to the work already waiting."""
+        New rings and prioritisation apply at once to the work already waiting."""
         self.rings = rings
+        if prioritisation != self.prioritisation:
+            self.prioritisation = prioritisation
+            for ticket in list(self.backlog.values()):
+                self.remove(ticket.conversation_id)
+                self.add(ticket)
         for member in self.members.values():
             self._unindex(member)
         self.method = method
@@ -110,7 +119,12 @@ class QueueBook:
     # --- backlog ---------------------------------------------------------------------
 
     def add(self, ticket: Ticket) -> None:
-        key = backlog_key(ticket)
+        if self.prioritisation:
+            # Decided again each time the ticket comes back: the same work gives the same
+            # bucket, so declined work keeps its place.
+            key = backlog_key(ticket, *placement(self.prioritisation, ticket.work))
+        else:
+            key = backlog_key(ticket)
         self.backlog[key] = ticket
         self._key_of[ticket.conversation_id] = key
 

@@ -42,6 +42,7 @@ from switchboard.actors.domain.model import (
     frozen_map,
 )
 from switchboard.actors.domain.overflow import OverflowRule, OverflowThen, OverflowWhen
+from switchboard.actors.domain.prioritisation import Bucket, BucketOrder
 from switchboard.actors.domain.rings import Ring, RingSkills
 from switchboard.actors.domain.routing import Condition, ConditionError, compile_condition
 from switchboard.actors.domain.selection import AGENT_VARIABLES, RULE_ORDERS, SelectionRule
@@ -313,6 +314,7 @@ class _Reader:
                 "hours",
                 "selection",
                 "rings",
+                "prioritisation",
             },
         )
         members = self.listing(data.get("members"), _join(key, "members"))
@@ -339,7 +341,22 @@ class _Reader:
             hours=hours,
             selection=self.selection(data, key, method),
             rings=self.rings(data.get("rings"), _join(key, "rings")),
+            prioritisation=self.prioritisation(
+                data.get("prioritisation"), _join(key, "prioritisation")
+            ),
         )
+
+    def prioritisation(self, data: Any, key: str) -> tuple[Bucket, ...]:
+        items = self.listing(data, key)
+        self.unique_names(items, key, "name")
+        return tuple(self.bucket(item, f"{key}[{j}]") for j, item in enumerate(items))
+
+    def bucket(self, data: Any, key: str) -> Bucket:
+        data = self.mapping(data, key, {"name", "when", "order"})
+        name = self.text(data, "name", key)
+        condition = self.condition(data, key, name)
+        order = self.choice(data, "order", key, BucketOrder, "priority_then_age")
+        return Bucket(name, condition, order)
 
     def rings(self, data: Any, key: str) -> tuple[Ring, ...]:
         """Widening rings: the first starts at 0 s, each later one strictly later."""

@@ -162,6 +162,7 @@ class QueueSpec:
     hours: object = None  # hours.OperatingHours; None: always open
     selection: tuple = ()  # selection.SelectionRule, in order; only with method custom
     rings: tuple = ()  # rings.Ring by after_s; none: the work stream's skill matching
+    prioritisation: tuple = ()  # prioritisation.Bucket, served in order; none: priority, age
 
 
 @dataclass(frozen=True, slots=True)

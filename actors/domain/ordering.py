@@ -5,11 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from switchboard.actors.domain.model import AgentView, AssignmentMethod, Ticket
+from switchboard.actors.domain.prioritisation import BucketOrder
 
 
-def backlog_key(ticket: Ticket) -> tuple:
-    """Highest priority first, then oldest, then first submitted."""
-    return (-ticket.priority, ticket.enqueued_at, ticket.seq)
+def backlog_key(
+    ticket: Ticket,
+    bucket: int | None = None,
+    order: BucketOrder = BucketOrder.PRIORITY_THEN_AGE,
+) -> tuple:
+    """A ticket's place in its queue, smallest first. Without prioritisation buckets:
+    highest priority first, then oldest, then first submitted. With them, the bucket comes
+    first and the bucket's own order sorts inside it (`seq` always breaks the last tie)."""
+    if order is BucketOrder.PRIORITY_THEN_AGE:
+        within: tuple = (-ticket.priority, ticket.enqueued_at, ticket.seq)
+    elif order is BucketOrder.AGE:
+        within = (ticket.enqueued_at, ticket.seq)
+    elif order is BucketOrder.SEVERITY_THEN_AGE:
+        within = (-ticket.work.severity, ticket.enqueued_at, ticket.seq)
+    else:  # newest first
+        within = (-ticket.enqueued_at, -ticket.seq)
+    return within if bucket is None else (bucket, *within)
 
 
 def cross_queue_key(queue_priority: int, ticket: Ticket) -> tuple:

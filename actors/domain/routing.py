@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import cel
-from switchboard.actors.domain.model import WorkStream
+from switchboard.actors.domain.model import Work, WorkStream
 
 VARIABLES = frozenset({"context", "customer", "priority", "work_stream", "outputs"})
 
@@ -151,6 +151,24 @@ def route_variables(
     rule in a prepared one well under a microsecond."""
     variables = base_variables(stream_id, context, customer_id, attributes, priority)
     variables["outputs"] = {"skills": {}, "attributes": {}}
+    return cel.Context(variables)
+
+
+def work_variables(work: Work) -> cel.Context:
+    """What conditions over work see, rebuilt from work already routed (a queue's
+    prioritisation rules use it). `priority` and `outputs.priority` are the work's final
+    priority, `outputs.severity` its severity (0 when none was set), `outputs.skills` every
+    required skill (what the gateway asked merged with classification) and
+    `outputs.attributes` what classification set."""
+    variables = base_variables(
+        work.stream_id, work.context, work.customer_id, work.customer_attributes, work.priority
+    )
+    variables["outputs"] = {
+        "priority": work.priority,
+        "severity": work.severity,
+        "skills": dict(work.required_skills),
+        "attributes": dict(work.attributes),
+    }
     return cel.Context(variables)
 
 

@@ -3,7 +3,7 @@ rings, prioritisation buckets and the closest skill match."""
 
 from __future__ import annotations
 
-from switchboard.v1 import admin_pb2
+from switchboard.v1 import admin_pb2, common_pb2
 
 from tests.integration.support import Centre, offers, seconds
 
@@ -84,3 +84,51 @@ async def test_work_widens_ring_by_ring_at_the_moment_each_ring_starts(harness) 
     assert offers(stranger) == [c2]
     assert await offered_at(centre, c2) == 105
     assert await centre.waiting("q1") == []
+
+
+BUCKETS = """
+work_streams:
+  - id: chat
+    channel: chat
+    fallback_queue: q1
+    classify:
+      - ruleset: incidents
+        rules: [{name: outage, when: 'context.topic == "outage"', set: {severity: 4}}]
+queues:
+  - id: q1
+    members: [a1]
+    prioritisation:
+      - {name: gold, when: 'has(customer.attributes.tier) && customer.attributes.tier == "gold"'}
+      - {name: incidents, when: 'outputs.severity >= 3', order: severity_then_age}
+      - {name: leads, when: 'has(context.topic) && context.topic == "lead"', order: newest}
+agents: [{id: a1, capacity: 1}]
+"""
+
+
+async def test_prioritisation_buckets_order_the_queue_and_what_an_agent_gets(harness) -> None:
+    centre = await Centre.start(harness, BUCKETS)
+    gold = common_pb2.Customer(id="c9", attributes={"tier": "gold"})
+    submitted = {}
+    for name, fields in [
+        ("plain-high", {"priority": 9}),
+        ("lead-old", {"context": {"topic": "lead"}}),
+        ("outage", {"context": {"topic": "outage"}}),
+        ("gold-low", {"customer": gold, "priority": 1}),
+        ("lead-new", {"context": {"topic": "lead"}}),
+        ("gold-high", {"customer": gold, "priority": 5}),
+        ("plain-low", {}),
+    ]:
+        submitted[(await centre.submit(**fields)).conversation_id] = name
+        await centre.settle(len(submitted))  # one second apart
+    waiting = [submitted[cid] for cid in await centre.waiting("q1")]
+    assert waiting == [
+        "gold-high",
+        "gold-low",
+        "outage",
+        "lead-new",
+        "lead-old",
+        "plain-high",  # unmatched work last, oldest first: not by priority
+        "plain-low",
+    ]
+    a1 = await centre.signin("a1")
+    assert [submitted[cid] for cid in offers(a1)] == ["gold-high"]

@@ -18,6 +18,8 @@ from switchboard.actors.domain.model import (
     Work,
     frozen_map,
 )
+from switchboard.actors.domain.ordering import backlog_key
+from switchboard.actors.domain.prioritisation import Bucket, BucketOrder, placement
 from switchboard.actors.domain.rings import (
     Ring,
     RingSkills,
@@ -351,3 +353,108 @@ def test_an_agent_asking_for_work_gets_the_oldest_its_ring_admits() -> None:
     assert book.best_work_for("novice", 29.0) is None
     assert book.best_work_for("novice", 30.0) is older
     assert book.best_work_for("novice", 45.0) is older  # newer only widens at 50
+
+
+# --- prioritisation buckets ----------------------------------------------------------------
+
+
+def bucket(name: str, when: str, order: BucketOrder) -> Bucket:
+    return Bucket(name, compile_condition(when), order)
+
+
+BUCKETS = (
+    bucket("gold", 'has(context.tier) && context.tier == "gold"', BucketOrder.PRIORITY_THEN_AGE),
+    bucket("incidents", "outputs.severity >= 3", BucketOrder.SEVERITY_THEN_AGE),
+    bucket("leads", 'context.tier == "lead"', BucketOrder.NEWEST),  # undecidable without tier
+    bucket("returns", 'work_stream == "returns"', BucketOrder.AGE),
+)
+
+
+@pytest.mark.parametrize(
+    ("work", "expected"),
+    [
+        (ticket(context={"tier": "gold"}, severity=5), (0, BucketOrder.PRIORITY_THEN_AGE)),
+        (ticket(severity=3), (1, BucketOrder.SEVERITY_THEN_AGE)),  # gold's has() is false
+        (ticket(context={"tier": "lead"}), (2, BucketOrder.NEWEST)),
+        (ticket(), (4, BucketOrder.AGE)),  # leads fails (no tier): unmatched, oldest first
+        (ticket(context={"tier": "silver"}, severity=1), (4, BucketOrder.AGE)),
+    ],
+)
+def test_work_goes_to_the_first_bucket_whose_condition_holds(
+    work: Ticket, expected: tuple[int, BucketOrder]
+) -> None:
+    assert placement(BUCKETS, work.work) == expected
+
+
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [
+        (BucketOrder.PRIORITY_THEN_AGE, ["p9-late", "p1-early", "p1-late", "p1-late-2"]),
+        (BucketOrder.AGE, ["p1-early", "p9-late", "p1-late", "p1-late-2"]),
+        (BucketOrder.SEVERITY_THEN_AGE, ["p1-late", "p1-early", "p9-late", "p1-late-2"]),
+        (BucketOrder.NEWEST, ["p1-late-2", "p1-late", "p9-late", "p1-early"]),
+    ],
+)
+def test_each_bucket_order(order: BucketOrder, expected: list[str]) -> None:
+    tickets = [
+        ticket("p1-late", at=20.0, seq=3, priority=1, severity=5),
+        ticket("p9-late", at=20.0, seq=2, priority=9),
+        ticket("p1-early", at=10.0, seq=1, priority=1, severity=1),
+        ticket("p1-late-2", at=20.0, seq=4, priority=1),
+    ]
+    ranked = sorted(tickets, key=lambda t: backlog_key(t, 0, order))
+    assert [t.conversation_id for t in ranked] == expected
+
+
+def test_without_buckets_the_order_is_priority_then_age() -> None:
+    book = QueueBook("q1", M.HIGHEST_CAPACITY, RECEIVING)
+    for work in [
+        ticket("old-low", at=1.0, seq=1, priority=0),
+        ticket("new-high", at=5.0, seq=2, priority=3, context={"tier": "gold"}),
+        ticket("old-high", at=2.0, seq=3, priority=3),
+    ]:
+        book.add(work)
+    assert [t.conversation_id for t in book.waiting()] == ["old-high", "new-high", "old-low"]
+
+
+def test_buckets_are_served_in_order_each_with_its_own_sort_unmatched_last_oldest_first() -> None:
+    book = QueueBook("q1", M.HIGHEST_CAPACITY, RECEIVING, prioritisation=BUCKETS)
+    for work in [
+        ticket("plain-old", at=1.0, seq=1, priority=9, context={"tier": "x"}),
+        ticket("lead-old", at=2.0, seq=2, context={"tier": "lead"}),
+        ticket("sev3", at=3.0, seq=3, severity=3),
+        ticket("gold-low", at=4.0, seq=4, priority=1, context={"tier": "gold"}),
+        ticket("lead-new", at=5.0, seq=5, context={"tier": "lead"}),
+        ticket("sev7", at=6.0, seq=6, severity=7),
+        ticket("gold-high", at=7.0, seq=7, priority=5, context={"tier": "gold"}),
+        ticket("plain-new", at=8.0, seq=8, priority=0),
+    ]:
+        book.add(work)
+    assert [t.conversation_id for t in book.waiting()] == [
+        "gold-high",
+        "gold-low",
+        "sev7",
+        "sev3",
+        "lead-new",
+        "lead-old",
+        "plain-old",  # unmatched: oldest first, whatever its priority
+        "plain-new",
+    ]
+    # An agent with room takes from the first bucket first.
+    book.join(view("a1"))
+    assert book.best_work_for("a1", 10.0).conversation_id == "gold-high"
+
+
+def test_declined_work_keeps_its_place_and_a_reload_reorders_what_waits() -> None:
+    book = QueueBook("q1", M.HIGHEST_CAPACITY, RECEIVING, prioritisation=BUCKETS)
+    book.join(view("a1"))
+    early = ticket("early", at=1.0, seq=1)
+    gold = ticket("gold", at=2.0, seq=2, context={"tier": "gold"})
+    for work in (early, gold):
+        book.add(work)
+    (pair,) = book.assignable(3.0)
+    assert pair == (gold, "a1")
+    assert book.returned(gold, view("a1", version=1))
+    assert [t.conversation_id for t in book.waiting()] == ["gold", "early"]
+    book.reconfigure(M.HIGHEST_CAPACITY, RECEIVING, prioritisation=())
+    assert [t.conversation_id for t in book.waiting()] == ["early", "gold"]

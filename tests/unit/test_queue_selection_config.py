@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from switchboard.actors.domain.model import AssignmentMethod
+from switchboard.actors.domain.prioritisation import BucketOrder
 from switchboard.actors.domain.rings import Ring, RingSkills
 from switchboard.server.config import parse_config
 
@@ -236,3 +237,65 @@ def test_malformed_rings_are_refused(rings: str, key: str, line: int, reason: st
     text = with_queue(rings)
     first = line_of(text, "rings:")
     refused(text, key, first + line - 1, reason)
+
+
+# --- prioritisation buckets ------------------------------------------------------------------
+
+BUCKETS = """
+prioritisation:
+  - {name: gold, when: 'customer.attributes.tier == "gold"'}
+  - {name: incidents, when: 'outputs.severity >= 3', order: severity_then_age}
+  - {name: leads, when: 'context.kind == "lead"', order: newest}
+"""
+
+
+def test_prioritisation_buckets_load_in_order_with_their_sort() -> None:
+    (queue,) = parse_config(with_queue(BUCKETS)).queues
+    assert [(b.name, b.order) for b in queue.prioritisation] == [
+        ("gold", BucketOrder.PRIORITY_THEN_AGE),  # the default order
+        ("incidents", BucketOrder.SEVERITY_THEN_AGE),
+        ("leads", BucketOrder.NEWEST),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("buckets", "key", "reason"),
+    [
+        ("prioritisation: {name: a}", "queues[0].prioritisation", "must be a list, got a mapping"),
+        ("prioritisation: [{name: a}]", "queues[0].prioritisation[0]", "when is required"),
+        ("prioritisation: [{when: 'true'}]", "queues[0].prioritisation[0]", "name is required"),
+        (
+            "prioritisation: [{name: a, when: 'agent.name == \"x\"'}]",
+            "queues[0].prioritisation[0].when",
+            "rule 'a': unknown variable agent (conditions may use context, customer, outputs",
+        ),
+        (
+            "prioritisation: [{name: a, when: 'priority >'}]",
+            "queues[0].prioritisation[0].when",
+            "rule 'a': Syntax error",
+        ),
+        (
+            "prioritisation: [{name: a, when: 'true', order: fifo}]",
+            "queues[0].prioritisation[0].order",
+            "'fifo' is not one of priority_then_age, age, severity_then_age, newest",
+        ),
+        (
+            "prioritisation: [{name: a, when: 'true'}, {name: a, when: 'false'}]",
+            "queues[0].prioritisation[1].name",
+            "'a' is already used by queues[0].prioritisation[0]",
+        ),
+        (
+            "prioritisation: [{name: a, when: 'true', sort: age}]",
+            "queues[0].prioritisation[0].sort",
+            "unknown key",
+        ),
+    ],
+)
+def test_malformed_prioritisation_is_refused(buckets: str, key: str, reason: str) -> None:
+    text = with_queue(buckets)
+    refused(text, key, line_of(text, "prioritisation:"), reason)
+
+
+def test_a_misspelt_prioritisation_key_is_refused_with_a_suggestion() -> None:
+    text = with_queue("prioritization: []")
+    refused(text, "queues[0].prioritization", line_of(text, "prioritization"), "'prioritisation'")
