@@ -10,12 +10,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sortedcontainers import SortedDict, SortedList
-from switchboard.actors.domain.eligibility import why_not_eligible
+from switchboard.actors.domain.eligibility import skill_floors, why_not_eligible
 from switchboard.actors.domain.model import AgentView, AssignmentMethod, Presence, Ticket
-from switchboard.actors.domain.ordering import agent_key, backlog_key, skill_fit
+from switchboard.actors.domain.ordering import agent_key, backlog_key
 from switchboard.actors.domain.prioritisation import Bucket, placement
 from switchboard.actors.domain.rings import Ring, ring_in_force
 from switchboard.actors.domain.selection import SelectionRule, facts, rules_matched
+from switchboard.actors.skill_index import SkillIndex, closest_member
 
 NEVER = float("-inf")
 
@@ -85,7 +86,13 @@ class QueueBook:
         self.withdrawn: set[str] = set()  # withdrawn while in flight
         self.members: dict[str, Member] = {}
         self.index: SortedList = SortedList()  # (key, agent_id)
+        self.skill_index = self._skill_index_for(method)
         self._joined = 0
+
+    @staticmethod
+    def _skill_index_for(method: AssignmentMethod) -> SkillIndex | None:
+        # Only closest skill match reads it: other methods spare its upkeep.
+        return SkillIndex() if method is AssignmentMethod.CLOSEST_SKILL_MATCH else None
 
     def reconfigure(
         self,
@@ -108,6 +115,7 @@ class QueueBook:
             self._unindex(member)
         self.method = method
         self.receiving = receiving
+        self.skill_index = self._skill_index_for(method)
         self.rule_indexes = [SortedList() for _ in selection]
         if selection != self.selection:  # a reload resends unchanged queues: skip the work
             self.selection = selection
@@ -186,6 +194,8 @@ class QueueBook:
         agent_id = member.view.agent_id
         if member.key is not None:
             self.index.remove((member.key, agent_id))
+            if self.skill_index is not None:
+                self.skill_index.remove((member.key, agent_id), member.view.skills)
             member.key = None
         for rule, key in zip(member.rules, member.rule_keys, strict=False):
             self.rule_indexes[rule].remove((key, agent_id))
@@ -198,6 +208,8 @@ class QueueBook:
             return
         member.key = agent_key(self.method, view, free, member.last_assigned_here, member.joined)
         self.index.add((member.key, view.agent_id))
+        if self.skill_index is not None:
+            self.skill_index.add((member.key, view.agent_id), view.skills)
         keys = []
         for rule in member.rules:
             order = self.selection[rule].order
@@ -228,19 +240,17 @@ class QueueBook:
         return None
 
     def _closest_agent_for(self, ticket: Ticket, ring: Ring | None) -> str | None:
-        """Closest skill fit first, then the index's order (most free capacity). The fit
-        depends on the work item, so every member with room is looked at (issue 4 asks for
-        better than that on large queues)."""
-        best: tuple | None = None
-        chosen = None
-        for position, (_, agent_id) in enumerate(self.index):
-            view = self.members[agent_id].believed()
-            if why_not_eligible(view, ticket, ring) is not None:
-                continue
-            rank = (skill_fit(view.skills, ticket.work.required_skills), position)
-            if best is None or rank < best:
-                best, chosen = rank, agent_id
-        return chosen
+        """Closest skill fit first (`ordering.skill_fit`), ties in the index's order (most
+        free capacity first), read from the skill index in order of fit (see skill_index)."""
+        assert self.skill_index is not None
+        return closest_member(
+            ticket.work.required_skills,
+            skill_floors(ticket, ring),
+            self.skill_index,
+            self.index,
+            lambda agent_id: self.members[agent_id].view.skills,
+            lambda agent_id: self._eligible(agent_id, ticket, ring),
+        )
 
     def _selected_agent_for(self, ticket: Ticket, ring: Ring | None) -> str | None:
         """The first rule, in order, whose index holds an eligible member: its best one."""

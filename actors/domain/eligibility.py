@@ -5,12 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from switchboard.actors.domain.model import AgentView, SkillMatching, Ticket
-from switchboard.actors.domain.rings import Ring, why_not_in_ring
+from switchboard.actors.domain.rings import Ring, RingSkills, why_not_in_ring
 
 
 def has_skills(agent_skills: Mapping, required: Mapping) -> bool:
     """Every required skill held at or above its rating."""
     return all(agent_skills.get(name, -1) >= rating for name, rating in required.items())
+
+
+def skill_floors(ticket: Ticket, ring: Ring | None = None) -> Mapping[str, int] | None:
+    """The lowest rating of each required skill that an eligible agent can hold; None when
+    skills do not limit who is eligible. Lets an index skip agents who could never qualify;
+    `why_not_eligible` stays the judge."""
+    required = ticket.work.required_skills
+    if ring is None:
+        return required if ticket.skill_matching is SkillMatching.EXACT else None
+    if ring.skills is RingSkills.ANY_MEMBER:
+        return None
+    if ring.skills is RingSkills.ANY_RATING:
+        return dict.fromkeys(required, 0)
+    return {name: max(ring.min_rating, rating) for name, rating in required.items()}
 
 
 def why_not_eligible(agent: AgentView, ticket: Ticket, ring: Ring | None = None) -> str | None:

@@ -132,3 +132,49 @@ async def test_prioritisation_buckets_order_the_queue_and_what_an_agent_gets(har
     ]
     a1 = await centre.signin("a1")
     assert [submitted[cid] for cid in offers(a1)] == ["gold-high"]
+
+
+def closest_yaml() -> str:
+    """A queue of 40 agents whose billing and french ratings run through 0..9 (agent bNfM
+    holds billing N and french M; every tenth agent lacks french), capacity 1 each."""
+    agents = []
+    for n in range(40):
+        billing, french = n % 10, (n * 3) % 10
+        skills = f"billing: {billing}" + ("" if n % 10 == 9 else f", french: {french}")
+        agents.append(f"  - {{id: a{n:02}, skills: {{{skills}}}}}")
+    return (
+        """
+work_streams:
+  - {id: chat, channel: chat, fallback_queue: q1, skill_matching: closest}
+queues:
+  - {id: q1, method: closest_skill_match, members: [%s]}
+agents:
+"""
+        % ", ".join(f"a{n:02}" for n in range(40))
+        + "\n".join(agents)
+    )
+
+
+async def test_closest_match_offers_the_best_fit_among_many(harness) -> None:
+    centre = await Centre.start(harness, closest_yaml())
+    desktops = {f"a{n:02}": await centre.signin(f"a{n:02}") for n in range(40)}
+
+    async def offered_to(**skills: int) -> str:
+        cid = (await centre.submit(required_skills=skills)).conversation_id
+        (agent,) = [a for a, d in desktops.items() if cid in offers(d)]
+        return agent
+
+    # Exact fits, earliest in the index first (all have equal room, never assigned).
+    assert await offered_to(billing=4, french=2) == "a04"  # 4*3 % 10 == 2
+    assert await offered_to(billing=4, french=2) == "a14"
+    assert await offered_to(billing=4, french=2) == "a24"
+    assert await offered_to(billing=4, french=2) == "a34"
+    # No exact fit left: over-qualified by the least surplus (billing 5, french 5 -> 1 + 3;
+    # billing 6, french 8 is 2 + 6), before anyone under-qualified.
+    assert await offered_to(billing=4, french=2) == "a05"
+    # Needing one skill: the closest rating, over before under.
+    assert await offered_to(billing=9) == "a09"  # lacks french, which is not asked
+    assert await offered_to(billing=9) == "a19"
+    assert await offered_to(billing=9) == "a29"
+    assert await offered_to(billing=9) == "a39"
+    assert await offered_to(billing=9) == "a08"  # none left at 9 or above: 8, under by one

@@ -7,6 +7,9 @@ import math
 from dataclasses import dataclass, field
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sortedcontainers import SortedList
 from switchboard.actors.domain.eligibility import why_not_eligible
 from switchboard.actors.domain.model import (
     AgentView,
@@ -18,7 +21,7 @@ from switchboard.actors.domain.model import (
     Work,
     frozen_map,
 )
-from switchboard.actors.domain.ordering import backlog_key
+from switchboard.actors.domain.ordering import backlog_key, skill_fit
 from switchboard.actors.domain.prioritisation import Bucket, BucketOrder, placement
 from switchboard.actors.domain.rings import (
     Ring,
@@ -30,6 +33,7 @@ from switchboard.actors.domain.rings import (
 from switchboard.actors.domain.routing import compile_condition
 from switchboard.actors.domain.selection import AGENT_VARIABLES, SelectionRule, rules_matched
 from switchboard.actors.queue_book import QueueBook
+from switchboard.actors.skill_index import SkillIndex, closest_member
 
 M = AssignmentMethod
 RECEIVING = frozenset({Presence.AVAILABLE, Presence.BUSY})
@@ -458,3 +462,215 @@ def test_declined_work_keeps_its_place_and_a_reload_reorders_what_waits() -> Non
     assert [t.conversation_id for t in book.waiting()] == ["gold", "early"]
     book.reconfigure(M.HIGHEST_CAPACITY, RECEIVING, prioritisation=())
     assert [t.conversation_id for t in book.waiting()] == ["early", "gold"]
+
+
+# --- closest skill match from the skill index ------------------------------------------------
+
+
+def reference_closest(book: QueueBook, work: Ticket, now: float) -> str | None:
+    """What the queue chose before the skill index: every member with room scored by
+    `skill_fit`, ties by position in the index."""
+    ring = book.ring_for(work, now)
+    best = None
+    for position, (_, agent_id) in enumerate(book.index):
+        believed = book.members[agent_id].believed()
+        if why_not_eligible(believed, work, ring) is None:
+            rank = (skill_fit(believed.skills, work.work.required_skills), position)
+            best = min(best or rank, rank)
+    return None if best is None else book.index[best[1]][1]
+
+
+def closest_book(*members: AgentView, rings: tuple[Ring, ...] = ()) -> QueueBook:
+    book = QueueBook("q1", M.CLOSEST_SKILL_MATCH, RECEIVING, rings=rings)
+    for member in members:
+        book.join(member)
+    return book
+
+
+def test_one_skill_ratings_are_walked_exact_then_over_then_under() -> None:
+    book = closest_book(
+        view("none", free=9, skills={}),
+        view("zero", free=1, skills={"billing": 0}),
+        view("four", free=1, skills={"billing": 4}),
+        view("seven", free=1, skills={"billing": 7}),
+        view("six", free=1, skills={"billing": 6}),
+        view("five-a", free=1, skills={"billing": 5}),
+        view("five-b", free=2, skills={"billing": 5}),  # more room: first among exact fits
+    )
+    chosen = []
+    for n in range(8):
+        work = ticket(f"c{n}", seq=n, skills={"billing": 5}, matching=SkillMatching.CLOSEST)
+        agent_id = book.agent_for_new(work, 0.0)
+        if agent_id is None:
+            break
+        book.taken(work.conversation_id, agent_id, 0.0)
+        book.update(view(agent_id, free=0, capacity=1, version=1))  # now full
+        chosen.append(agent_id)
+    # "none" and "zero" fit alike (a missing skill counts as 0): index order, more room first.
+    assert chosen == ["five-b", "five-a", "six", "seven", "four", "none", "zero"]
+
+
+@pytest.mark.parametrize(
+    ("matching", "ring", "chosen"),
+    [
+        (SkillMatching.CLOSEST, None, "under"),  # under-qualified by 1 beats missing a skill
+        (SkillMatching.EXACT, None, None),
+        (SkillMatching.EXACT, Ring(0, RingSkills.ANY_RATING), "under"),
+        (SkillMatching.EXACT, Ring(0, RingSkills.ANY_MEMBER), "under"),
+        (SkillMatching.NONE, Ring(0, RingSkills.MIN_RATING, 9), None),
+    ],
+)
+def test_closest_match_respects_exact_matching_and_rings(
+    matching: SkillMatching, ring: Ring | None, chosen: str | None
+) -> None:
+    book = closest_book(
+        view("under", skills={"billing": 3, "fr": 2}),
+        view("partial", free=5, skills={"billing": 3}),
+        rings=(ring,) if ring else (),
+    )
+    work = ticket(skills={"billing": 3, "fr": 3}, matching=matching)
+    assert book.best_agent_for(work, 0.0) == chosen == reference_closest(book, work, 0.0)
+
+
+def test_the_closest_skills_scenario_fits() -> None:
+    need = {"product-x": 2, "spanish": 3, "billing": 3}
+    book = closest_book(
+        view("a1", free=10, skills={"product-x": 2, "spanish": 3, "billing": 3}),
+        view("a2", free=10, skills={"product-x": 5, "spanish": 4, "billing": 1}),
+        view("a3", free=10, skills={"product-x": 1, "spanish": 2, "billing": 1}),
+    )
+    chosen = []
+    for n in range(3):
+        work = ticket(f"c{n}", seq=n, skills=need, matching=SkillMatching.CLOSEST)
+        chosen.append(book.agent_for_new(work, 0.0))
+        book.update(view(chosen[-1], free=0, capacity=10, version=1))
+    assert chosen == ["a1", "a2", "a3"]
+
+
+def test_an_exact_fit_is_found_without_reading_the_whole_queue(monkeypatch) -> None:
+    members = [
+        view(f"a{n:04}", free=1 + n % 3, skills={"billing": n % 11, "fr": (n // 11) % 11})
+        for n in range(5000)
+    ]
+    book = closest_book(*members)
+    looked_at: list[str] = []
+    judge = QueueBook._eligible
+
+    def counting(self: QueueBook, agent_id: str, work: Ticket, ring: Ring | None) -> bool:
+        looked_at.append(agent_id)
+        return judge(self, agent_id, work, ring)
+
+    monkeypatch.setattr(QueueBook, "_eligible", counting)
+    # One skill: the first member of the exact rating. Two: members of one skill's rating are
+    # read until one also fits the other (here 1 in 11 does), from both sides.
+    for required, most in [({"billing": 4}, 1), ({"billing": 4, "fr": 7}, 40), ({"fr": 10}, 1)]:
+        work = ticket(skills=required, matching=SkillMatching.CLOSEST)
+        looked_at.clear()
+        chosen = book.best_agent_for(work, 0.0)
+        assert chosen == reference_closest(book, work, 0.0)
+        assert len(looked_at) <= most, (required, len(looked_at))
+
+
+SKILLS = ("billing", "fr", "de")
+# Few ratings, so that different agents often fit equally well and ties must go by the index.
+ratings = st.dictionaries(st.sampled_from(SKILLS), st.integers(0, 4), max_size=3)
+members_st = st.lists(
+    st.tuples(
+        ratings,
+        st.integers(0, 3),  # free units
+        st.sampled_from([Presence.AVAILABLE, Presence.BUSY, Presence.AWAY]),
+        st.floats(0, 100),  # last assigned
+    ),
+    min_size=0,
+    max_size=25,
+)
+rings_st = st.sampled_from(
+    [
+        (),
+        (Ring(0, RingSkills.MIN_RATING, 6),),
+        (Ring(0, RingSkills.ANY_RATING),),
+        (Ring(0, RingSkills.ANY_MEMBER),),
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    members=members_st,
+    changes=st.lists(st.tuples(st.integers(0, 24), ratings, st.integers(0, 3)), max_size=10),
+    required=ratings,
+    matching=st.sampled_from(list(SkillMatching)),
+    rings=rings_st,
+    cost=st.integers(1, 2),
+    declined=st.integers(0, 24),
+)
+def test_the_skill_index_chooses_as_a_full_scan_would(
+    members, changes, required, matching, rings, cost, declined
+) -> None:
+    book = QueueBook("q1", M.CLOSEST_SKILL_MATCH, RECEIVING, rings=rings)
+    for n, (skills, free, presence, assigned) in enumerate(members):
+        book.join(
+            view(
+                f"a{n}", free=free, capacity=3, skills=skills, presence=presence, assigned=assigned
+            )
+        )
+    for n, skills, free in changes:  # members' skills and room change: reindexed
+        if n < len(members):
+            book.update(view(f"a{n}", free=free, capacity=3, skills=skills, version=1))
+    work = ticket(skills=required, matching=matching, declined_by=f"a{declined}")
+    work.cost = cost
+    assert book.best_agent_for(work, 0.0) == reference_closest(book, work, 0.0)
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    members=st.lists(st.tuples(ratings, st.floats(0, 1)), min_size=2, max_size=10),
+    # Several skills: agents then often fit equally well with different shortfalls per skill.
+    required=st.dictionaries(st.sampled_from(SKILLS), st.integers(0, 4), min_size=2),
+    floors=st.sampled_from([None, "required", "zero"]),
+)
+def test_the_threshold_search_finds_the_best_fit_and_breaks_ties_by_index_order(
+    members, required, floors
+) -> None:
+    skills = {f"m{n}": held for n, (held, _) in enumerate(members)}
+    everyone = SortedList(((key,), f"m{n}") for n, (_, key) in enumerate(members))
+    index = SkillIndex()
+    for entry in everyone:
+        index.add(entry, skills[entry[1]])
+    floor = {None: None, "required": required, "zero": dict.fromkeys(required, 0)}[floors]
+
+    def eligible(agent_id: str) -> bool:
+        return floor is None or all(skills[agent_id].get(s, -1) >= r for s, r in floor.items())
+
+    candidates = [e for e in everyone if eligible(e[1])]
+    expected = min(
+        candidates, key=lambda e: (skill_fit(skills[e[1]], required), e), default=(0, None)
+    )[1]
+    assert closest_member(required, floor, index, everyone, skills.get, eligible) == expected
+
+
+@pytest.mark.parametrize(
+    ("members", "required", "expected"),
+    [
+        # Equal fits reached through different skills: the earlier in the index wins, though
+        # the later one is met first (it heads the `b` stream as an exact fit on b).
+        ([("m1", {"a": 1, "b": 3}), ("m0", {"a": 0, "b": 4})], {"a": 3, "b": 4}, "m1"),
+        ([("m0", {"a": 0, "b": 4}), ("m1", {"a": 1, "b": 3})], {"a": 3, "b": 4}, "m0"),
+        # Over-qualified on one skill beats under-qualified on another.
+        ([("under", {"a": 2, "b": 2}), ("over", {"a": 9, "b": 2})], {"a": 3, "b": 2}, "over"),
+        # Least total surplus among the over-qualified.
+        ([("x", {"a": 5, "b": 5}), ("y", {"a": 3, "b": 8})], {"a": 3, "b": 3}, "x"),
+        # A missing skill is rating 0: equal to holding it at 0, index order decides.
+        ([("lacks", {"b": 2}), ("zero", {"a": 0, "b": 2})], {"a": 2, "b": 2}, "lacks"),
+        ([], {"a": 1}, None),
+    ],
+)
+def test_threshold_search_cases(
+    members: list[tuple[str, dict]], required: dict, expected: str | None
+) -> None:
+    skills = dict(members)
+    everyone = SortedList(((n,), agent_id) for n, (agent_id, _) in enumerate(members))
+    index = SkillIndex()
+    for entry in everyone:
+        index.add(entry, skills[entry[1]])
+    assert closest_member(required, None, index, everyone, skills.get, lambda _: True) == expected
