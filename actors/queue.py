@@ -65,6 +65,9 @@ class QueueActor(LoopActor):
         self._check: object | None = None  # the armed overflow-check timer
         self._check_at = float("inf")
         self._check_token = 0
+        # The earliest moment an overflow check is due: ring timers fire far more often, and
+        # must not each cost a look at every waiting item.
+        self._overflow_at = float("inf")
         self._estimates = any(r.when is OverflowWhen.ESTIMATED_WAIT for r in spec.overflow)
         self.log = structlog.get_logger("switchboard.queue").bind(queue_id=spec.id)
 
@@ -206,14 +209,15 @@ class QueueActor(LoopActor):
         moments = []
         if self._deadlines:
             moments.append(self._deadlines[0][0] + 1e-6)  # strictly more than the limit
-        if self._widenings:
-            moments.append(self._widenings[0][0])  # a ring starts when its after_s is reached
         if self.spec.hours is not None and any(
             r.when is OverflowWhen.OUTSIDE_HOURS for r in self.spec.overflow
         ):
             change = self.spec.hours.next_change(now)
             if change is not None:
                 moments.append(change)
+        self._overflow_at = min([self._overflow_at, *moments])
+        if self._widenings:
+            moments.append(self._widenings[0][0])  # a ring starts when its after_s is reached
         when = min(moments, default=float("inf"))
         if when >= self._check_at:
             return
@@ -227,6 +231,13 @@ class QueueActor(LoopActor):
 
     def _check_waiting(self) -> None:
         now = self.directory.clock.now()
+        if now >= self._overflow_at:
+            self._overflow_at = float("inf")
+            self._overflow_waiting(now)
+        self._widen(now)
+        self._arm_check()
+
+    def _overflow_waiting(self, now: float) -> None:
         while self._deadlines and self._deadlines[0][0] < now:
             heapq.heappop(self._deadlines)
         for ticket in list(self.book.waiting()):
@@ -237,8 +248,6 @@ class QueueActor(LoopActor):
                 continue
             self.book.remove(ticket.conversation_id)
             self._tell_overflow(ticket, found)
-        self._widen(now)
-        self._arm_check()
 
     def _widen(self, now: float) -> None:
         """Work that has just reached a wider ring: look for an agent for it again now, as

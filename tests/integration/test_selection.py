@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from switchboard.v1 import admin_pb2, common_pb2
 
-from tests.integration.support import Centre, offers, seconds
+from tests.integration.support import AVAILABLE, AWAY, Centre, offers, seconds
 
 CUSTOM = """
 work_streams:
@@ -178,3 +178,27 @@ async def test_closest_match_offers_the_best_fit_among_many(harness) -> None:
     assert await offered_to(billing=9) == "a29"
     assert await offered_to(billing=9) == "a39"
     assert await offered_to(billing=9) == "a08"  # none left at 9 or above: 8, under by one
+
+
+async def test_ring_timers_and_overflow_timers_share_the_queue_check(harness) -> None:
+    config = RINGS.replace(
+        "      - {after_s: 60, any_member: true}  # then anyone at all\n",
+        "      - {after_s: 60, any_member: true}  # then anyone at all\n"
+        "    overflow: [{when: {wait_more_than_s: 90}, then: {transfer_to: q2}}]\n"
+        "  - {id: q2}\n",
+    )
+    centre = await Centre.start(harness, config)
+    stranger = await centre.signin("stranger", AWAY)
+    late = (await centre.submit(required_skills={"billing": 3})).conversation_id
+    await centre.settle(50)
+    early = (await centre.submit(required_skills={"billing": 3})).conversation_id  # at 50
+    await centre.settle(70)  # `late` has reached any_member, but its only taker is away
+    assert await centre.waiting("q1") == [late, early]
+    await centre.settle(90.5)  # waited more than 90 s: transferred
+    assert await centre.waiting("q2") == [late]
+    await stranger.set_presence(AVAILABLE)  # asks for work: `early` is not for it yet
+    await centre.settle(109.9)
+    assert offers(stranger) == []
+    await centre.settle(120)
+    assert offers(stranger) == [early]
+    assert await offered_at(centre, early) == 110  # 60 s after it arrived
