@@ -142,17 +142,15 @@ def closest_yaml() -> str:
         billing, french = n % 10, (n * 3) % 10
         skills = f"billing: {billing}" + ("" if n % 10 == 9 else f", french: {french}")
         agents.append(f"  - {{id: a{n:02}, skills: {{{skills}}}}}")
-    return (
-        """
+    members = ", ".join(f"a{n:02}" for n in range(40))
+    head = f"""
 work_streams:
-  - {id: chat, channel: chat, fallback_queue: q1, skill_matching: closest}
+  - {{id: chat, channel: chat, fallback_queue: q1, skill_matching: closest}}
 queues:
-  - {id: q1, method: closest_skill_match, members: [%s]}
+  - {{id: q1, method: closest_skill_match, members: [{members}]}}
 agents:
 """
-        % ", ".join(f"a{n:02}" for n in range(40))
-        + "\n".join(agents)
-    )
+    return head + "\n".join(agents)
 
 
 async def test_closest_match_offers_the_best_fit_among_many(harness) -> None:
