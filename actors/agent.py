@@ -23,13 +23,15 @@ from switchboard.actors.desktop_link import (
     OfferEvent,
     OfferWithdrawnEvent,
 )
-from switchboard.actors.domain.eligibility import why_not_eligible
+from switchboard.actors.domain.capacity import ProfileCounts
+from switchboard.actors.domain.eligibility import has_skills, why_not_eligible
 from switchboard.actors.domain.model import (
     AgentSpec,
     AgentView,
     ConversationState,
     Presence,
     PresenceAfter,
+    SkillMatching,
     Ticket,
     frozen_map,
 )
@@ -43,6 +45,7 @@ if TYPE_CHECKING:
     from switchboard.actors.centre import Centre
 
 NEVER = -math.inf
+EMPTY = frozen_map()
 
 # Why an offer ended without being accepted (OfferWithdrawn.reason on the desktop stream).
 REJECTED = "rejected"
@@ -91,6 +94,9 @@ class AgentActor(LoopActor):
         self._last_update: AgentUpdateEvent | None = None
         self._grace_token = 0
         self.presence_before_drop: Presence | None = None
+        self.counts = ProfileCounts(spec.profiles, directory.zone)
+        self.counts.roll(self.clock.now())
+        self._midnight: object | None = None
         self.log = structlog.get_logger("switchboard.agent").bind(agent_id=spec.id)
 
     # --- messages --------------------------------------------------------------------
@@ -130,11 +136,19 @@ class AgentActor(LoopActor):
                     self._changed(gained_room=True)
             case m.WithdrawOffer(conversation_id, reason):
                 self._withdraw(conversation_id, reason)
+            case m.DayStarts():
+                self._midnight = None
+                if self.counts.roll(self.clock.now()):
+                    self.log.info("agent.profiles_start_over")
+                    self._changed(gained_room=True)
+                self._arm_midnight()
+            case m.TakeFromQueue(ticket, queue_id, force):
+                return self._take_from_queue(ticket, queue_id, force)
             case m.GraceExpired(token):
                 if token == self._grace_token and self.link is None:
                     self._grace_expired()
-            case m.ChangeMembership(queue_ids, capacity, skills, name):
-                self._change_membership(queue_ids, capacity, skills, name)
+            case m.ChangeMembership(queue_ids, capacity, skills, name, profiles):
+                self._change_membership(queue_ids, capacity, skills, name, profiles)
             case m.AgentSnapshotRequest():
                 return self._snapshot()
             case _:
@@ -195,6 +209,7 @@ class AgentActor(LoopActor):
         held = Held(ticket, queue_id, "offered")
         self.work[cid] = held
         self.used += ticket.cost
+        self._count(ticket)
         self.last_assigned_at = now
         conversation = self.directory.conversations.get(cid)
         log = self.log.bind(conversation_id=cid, queue_id=queue_id)
@@ -265,6 +280,7 @@ class AgentActor(LoopActor):
         self._cancel_timer(held)
         del self.work[cid]
         self.used -= held.ticket.cost
+        self.counts.give_back(held.ticket.profiles, released_only=False)
         self.log.info("agent.declined", conversation_id=cid, queue_id=held.queue_id, reason=reason)
         self._push(OfferWithdrawnEvent(cid, reason))
         conversation = self.directory.conversations.get(cid)
@@ -320,8 +336,13 @@ class AgentActor(LoopActor):
         if held is None:
             return
         self._cancel_timer(held)
-        if held.holds_capacity:
-            self._release(held, idle_since_now=held.state != "offered")
+        if held.state == "offered":
+            # It never happened: the offer gives back everything it counted.
+            held.holds_capacity = False
+            self.used -= held.ticket.cost
+            self.counts.give_back(held.ticket.profiles, released_only=False)
+        elif held.holds_capacity:
+            self._release(held)
         self.log.info("agent.withdrawn", conversation_id=conversation_id, reason=reason)
         if held.state == "offered":
             self._push(OfferWithdrawnEvent(conversation_id, reason))
@@ -329,11 +350,89 @@ class AgentActor(LoopActor):
             self._push(ConversationUpdateEvent(conversation_id, ConversationState.CLOSED, reason))
         self._changed(gained_room=True)
 
-    def _release(self, held: Held, *, idle_since_now: bool = True) -> None:
+    def _release(self, held: Held) -> None:
         held.holds_capacity = False
         self.used -= held.ticket.cost
-        if idle_since_now:
-            self.last_released_at = self.clock.now()
+        self.counts.give_back(held.ticket.profiles, released_only=True)
+        self.last_released_at = self.clock.now()
+
+    def _count(self, ticket: Ticket) -> None:
+        if ticket.profiles:
+            self.counts.take(ticket.profiles)
+            self._arm_midnight()
+
+    def _arm_midnight(self) -> None:
+        """End-of-day profiles start over at midnight: be there to take work again."""
+        if self._midnight is not None:
+            return
+        when = self.counts.next_midnight(self.clock.now())
+        if when is not None:
+            self._midnight = tell_later(self.clock, when, self.actor_ref, m.DayStarts())
+
+    # --- work taken from the queue (pick mode, supervisor force-assign) ---------------
+
+    def _take_from_queue(self, ticket: Ticket, queue_id: str, force: bool) -> str:
+        """Hold `ticket`, handed over by its queue, as active work at once.
+
+        Returns a note for the timeline when this takes the agent past a limit (only a
+        supervisor's force-assign, or a profile that does not block, may). Raises
+        FailedPrecondition, after giving the ticket back to the queue, when it may not.
+        """
+        queue = self.directory.queues[queue_id]
+        why_not = self._why_cannot_take(ticket, force)
+        if why_not is not None:
+            queue.tell(m.ProposalReturned(ticket, self.spec.id, self._view(), why_not))
+            raise FailedPrecondition(
+                f"agent {self.spec.id} cannot take conversation {ticket.conversation_id}: "
+                f"{why_not}"
+            )
+        note = self._over_limits(ticket)
+        cid = ticket.conversation_id
+        self.work[cid] = Held(ticket, queue_id, "active")
+        self.used += ticket.cost
+        self._count(ticket)
+        self.last_assigned_at = self.clock.now()
+        queue.tell(m.ProposalTaken(cid, self.spec.id))
+        how = "force-assigned by a supervisor to" if force else "picked from the queue by"
+        self.log.info("agent.assigned", conversation_id=cid, queue_id=queue_id, how=how, note=note)
+        conversation = self.directory.conversations.get(cid)
+        if conversation is not None:
+            conversation.tell(m.Accepted(self.spec.id, how, note))
+        self._push(AssignmentEvent(ticket.work))
+        self._changed(gained_room=False)
+        return note
+
+    def _why_cannot_take(self, ticket: Ticket, force: bool) -> str | None:
+        if self.link is None:
+            return "no desktop is connected to answer it"
+        if force:
+            return None  # a supervisor's decision: reported, never refused
+        view = self._view()
+        if view.presence not in ticket.allowed_presences:
+            return f"presence {view.presence.value} does not receive this work"
+        if ticket.cost > view.free_units:
+            return f"{view.free_units} free capacity units, work needs {ticket.cost}"
+        missing = [p for p in ticket.profiles if p not in self.counts.profiles]
+        if missing:
+            return f"does not take work of capacity profile {', '.join(missing)}"
+        blocked = self.counts.blocking(ticket.profiles)
+        if blocked:
+            return f"capacity profile {', '.join(blocked)} is at its limit"
+        if ticket.skill_matching is SkillMatching.EXACT and not has_skills(
+            self.spec.skills, ticket.work.required_skills
+        ):
+            return "lacks a required skill at the required rating"
+        return None
+
+    def _over_limits(self, ticket: Ticket) -> str:
+        """What taking `ticket` puts over a limit, as words; empty when nothing."""
+        over = []
+        if self.used + ticket.cost > self.spec.capacity:
+            over.append(f"{self.used + ticket.cost} of {self.spec.capacity} capacity units")
+        for name in self.counts.over_limit(ticket.profiles):
+            limit = self.counts.profiles[name].limit
+            over.append(f"capacity profile {name} {self.counts.used[name] + 1} of {limit}")
+        return f"over capacity: {', '.join(over)}" if over else ""
 
     # --- presence and connection -----------------------------------------------------
 
@@ -410,7 +509,8 @@ class AgentActor(LoopActor):
     # --- state changes ---------------------------------------------------------------
 
     def _shown_presence(self) -> Presence:
-        return next_presence(self.chosen, self.used, self.spec.capacity)
+        holding = sum(1 for h in self.work.values() if h.holds_capacity)
+        return next_presence(self.chosen, self.used, self.spec.capacity, holding)
 
     def _changed(self, *, gained_room: bool) -> None:
         """Recompute presence, tell the desktop and the queues; seek work if room appeared."""
@@ -442,6 +542,7 @@ class AgentActor(LoopActor):
             last_assigned_at=self.last_assigned_at,
             last_released_at=self.last_released_at,
             version=self.version,
+            profile_room=self.counts.room() if self.counts.profiles else EMPTY,
         )
 
     def _agent_update(self) -> AgentUpdateEvent:
@@ -472,7 +573,7 @@ class AgentActor(LoopActor):
     # --- administration --------------------------------------------------------------
 
     def _change_membership(
-        self, queue_ids: tuple, capacity: int, skills: object, name: str
+        self, queue_ids: tuple, capacity: int, skills: object, name: str, profiles: object
     ) -> None:
         old = set(self.spec.queue_ids)
         self.spec = AgentSpec(
@@ -481,7 +582,9 @@ class AgentActor(LoopActor):
             capacity=capacity,
             skills=frozen_map(skills),  # type: ignore[arg-type]
             queue_ids=tuple(queue_ids),
+            profiles=self.spec.profiles if profiles is None else profiles,  # type: ignore[arg-type]
         )
+        self.counts.reprofile(self.spec.profiles)
         for queue_id in old - set(queue_ids):
             self.directory.queues[queue_id].tell(m.MemberLeft(self.spec.id))
         self.version += 1
@@ -502,6 +605,8 @@ class AgentActor(LoopActor):
             queue_ids=self.spec.queue_ids,
             skills=dict(self.spec.skills),
             connected=self.link is not None,
+            profiles_used=dict(self.counts.used),
+            profile_limits={name: p.limit for name, p in self.counts.profiles.items()},
         )
 
 
@@ -522,6 +627,8 @@ class AgentSnapshot:
     queue_ids: tuple[str, ...]
     skills: dict
     connected: bool
+    profiles_used: dict = field(default_factory=dict)
+    profile_limits: dict = field(default_factory=dict)
 
 
 __all__ = ["AgentActor", "AgentSnapshot"]

@@ -8,11 +8,13 @@ state that actors race on. The gRPC services call its methods.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import pykka
 import structlog
@@ -24,6 +26,8 @@ from switchboard.actors.domain.classification import classify
 from switchboard.actors.domain.model import (
     AgentSpec,
     AgentView,
+    ConversationState,
+    DistributionMode,
     EngineSettings,
     Presence,
     QueueSpec,
@@ -33,6 +37,7 @@ from switchboard.actors.domain.model import (
     frozen_map,
 )
 from switchboard.actors.domain.overflow import is_overflowing
+from switchboard.actors.domain.ordering import cross_queue_key
 from switchboard.actors.domain.routing import SplitCounter, decide_queue, route_variables
 from switchboard.actors.errors import FailedPrecondition, InvalidArgument, NotFound
 from switchboard.actors.gateway_watch import ConversationEvent, GatewayWatch
@@ -42,6 +47,8 @@ log = structlog.get_logger("switchboard.centre")
 
 # Closed conversations kept in memory for GetConversation; older ones come from the journal.
 RECENTLY_CLOSED = 20_000
+
+MAX_PREFERRED_AGENTS = 3  # per customer, best first (SPEC.md, "Conversation lifecycle")
 
 
 class Journal(Protocol):
@@ -71,6 +78,7 @@ class Centre:
     ) -> None:
         self.clock = clock
         self.settings = settings
+        self.zone = ZoneInfo(settings.timezone)
         self.streams = dict(streams)
         self.queue_specs = {q.id: q for q in queues}
         self.journal: Journal = journal or NullJournal()
@@ -122,6 +130,7 @@ class Centre:
         if settings != self.settings:
             changes.append("settings")
         self.settings = settings
+        self.zone = ZoneInfo(settings.timezone)
         for stream_id in sorted(set(streams) | set(self.streams)):
             if stream_id not in streams:
                 changes.append(f"work stream {stream_id}: removed (new work is refused)")
@@ -150,7 +159,11 @@ class Centre:
             elif effective != self.config_agents.get(agent.id):
                 self.agents[agent.id].tell(
                     m.ChangeMembership(
-                        effective.queue_ids, agent.capacity, agent.skills, agent.name
+                        effective.queue_ids,
+                        agent.capacity,
+                        agent.skills,
+                        agent.name,
+                        agent.profiles,
                     )
                 )
                 changes.append(f"agent {agent.id}: changed")
@@ -189,7 +202,7 @@ class Centre:
             spec = AgentSpec(agent_id, name or agent_id, capacity, frozen_map(skills), queue_ids)
             self._start_agent(spec)
             return True
-        self.agents[agent_id].tell(m.ChangeMembership(queue_ids, capacity, skills, name))
+        self.agents[agent_id].tell(m.ChangeMembership(queue_ids, capacity, skills, name, None))
         return False
 
     def agent(self, agent_id: str) -> pykka.ActorRef[Any]:
@@ -224,6 +237,7 @@ class Centre:
         context: Mapping | None = None,
         priority: int = 0,
         required_skills: Mapping | None = None,
+        preferred_agent_ids: tuple[str, ...] = (),
     ) -> tuple[str, str]:
         """Route new work and start its conversation; returns (conversation id, queue id)."""
         stream = self.streams.get(stream_id)
@@ -231,6 +245,14 @@ class Centre:
             raise NotFound(
                 f"unknown work stream {stream_id!r}; known: {', '.join(sorted(self.streams))}"
             )
+        if len(preferred_agent_ids) > MAX_PREFERRED_AGENTS:
+            raise InvalidArgument(
+                f"at most {MAX_PREFERRED_AGENTS} preferred agents, best first; "
+                f"got {len(preferred_agent_ids)}"
+            )
+        unknown = [a for a in preferred_agent_ids if a not in self.agents]
+        if unknown:
+            raise NotFound(f"preferred agent(s) {', '.join(unknown)} unknown")
         context = dict(context or {})
         attributes = dict(customer_attributes or {})
         variables = route_variables(stream_id, context, customer_id, attributes, priority)
@@ -272,6 +294,9 @@ class Centre:
             offer_timeout_s=stream.offer_timeout_s,
             decline_limit=self.settings.decline_limit,
             wrap_up=stream.wrap_up,
+            profiles=stream.profiles,
+            pick=stream.mode is DistributionMode.PICK,
+            preferred=tuple(dict.fromkeys(preferred_agent_ids)),
         )
         ref = ConversationActor.start(ticket, stream, self)
         self.conversations[conversation_id] = ref
@@ -305,6 +330,45 @@ class Centre:
             except pykka.ActorDeadError:
                 pass  # closed between the look-up and the ask
         return self.recently_closed.get(conversation_id)
+
+    # --- work taken from a queue -----------------------------------------------------
+
+    async def pickable(self, agent_id: str) -> list[tuple[str, Ticket]]:
+        """Pick-mode work waiting in the agent's queues: (queue id, ticket), best first."""
+        snapshot = await self.agent_snapshot(agent_id)
+        found = []
+        for queue_id in snapshot.queue_ids:
+            tickets = await self.queues[queue_id].ask(m.PickableRequest(agent_id), block=False)
+            priority = self.queue_specs[queue_id].priority
+            found += [(cross_queue_key(priority, t), queue_id, t) for t in tickets]
+        found.sort(key=lambda entry: entry[0])
+        return [(queue_id, ticket) for _, queue_id, ticket in found]
+
+    async def take(self, agent_id: str, conversation_id: str, *, force: bool = False) -> str:
+        """Hand waiting work straight to an agent: they picked it, or (`force`) a supervisor
+        assigns it, past the agent's capacity if need be. Returns what it took over capacity
+        (empty when nothing). Exactly one of two agents taking the same work wins; the other
+        gets FailedPrecondition."""
+        agent = self.agent(agent_id)
+        snapshot = await self.conversation_snapshot(conversation_id)
+        if snapshot is None:
+            raise NotFound(f"unknown conversation {conversation_id!r}")
+        if snapshot.state is not ConversationState.OPEN:
+            holder = f" by agent {snapshot.agent_id}" if snapshot.agent_id else ""
+            raise FailedPrecondition(
+                f"conversation {conversation_id} is {snapshot.state.value}{holder}: "
+                "only waiting work can be taken"
+            )
+        if snapshot.offer_pending:
+            raise FailedPrecondition(
+                f"conversation {conversation_id} is offered to agent {snapshot.agent_id}; "
+                "it can be taken if that offer is declined or times out"
+            )
+        queue_id = snapshot.ticket.work.queue_id
+        ticket = await self.queues[queue_id].ask(
+            m.HandOver(conversation_id, agent_id, force), block=False
+        )
+        return await agent.ask(m.TakeFromQueue(ticket, queue_id, force), block=False)
 
     # --- gateways watching -----------------------------------------------------------
 
@@ -369,7 +433,7 @@ def _queues_of(agent: AgentSpec, members: dict[str, list[str]]) -> tuple[str, ..
 
 
 def _with_queues(agent: AgentSpec, queue_ids: tuple[str, ...]) -> AgentSpec:
-    return AgentSpec(agent.id, agent.name, agent.capacity, agent.skills, queue_ids)
+    return dataclasses.replace(agent, queue_ids=queue_ids)
 
 
 def _offline_view(spec: AgentSpec) -> AgentView:
@@ -382,4 +446,5 @@ def _offline_view(spec: AgentSpec) -> AgentView:
         last_assigned_at=float("-inf"),
         last_released_at=float("-inf"),
         version=-1,
+        profile_room=frozen_map({name: p.limit for name, p in spec.profiles.items()}),
     )

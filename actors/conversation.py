@@ -90,8 +90,8 @@ class ConversationActor(LoopActor):
                 self._start(trace, rule, classification)
             case m.Offered(agent_id, expires_at):
                 self._offered(agent_id, expires_at)
-            case m.Accepted(agent_id, how):
-                self._accepted(agent_id, how)
+            case m.Accepted(agent_id, how, note):
+                self._accepted(agent_id, how, note)
             case m.Declined(agent_id, reason, counts):
                 self._declined(agent_id, reason, counts)
             case m.BackToQueue(agent_id, reason):
@@ -145,13 +145,16 @@ class ConversationActor(LoopActor):
         wait = expires_at - self.clock.now()
         self._record("offered", f"offered to {agent_id}, expires in {wait:g} s", agent_id=agent_id)
 
-    def _accepted(self, agent_id: str, how: str) -> None:
+    def _accepted(self, agent_id: str, how: str, note: str = "") -> None:
         if self.state is not S.OPEN:
             self.directory.agents[agent_id].tell(m.WithdrawOffer(self.cid, self.close_reason))
             return
         self.agent_id = agent_id
         self.offer_pending = False
-        self._move(Event.ACCEPT, "accepted", f"{how} by {agent_id}", agent_id=agent_id)
+        by = f"{how} {agent_id}" if how.endswith((" to", " by")) else f"{how} by {agent_id}"
+        self._move(
+            Event.ACCEPT, "accepted", f"{by} ({note})" if note else by, agent_id=agent_id
+        )
 
     def _back_to_queue(self, agent_id: str, reason: str) -> None:
         if self.state is not S.ACTIVE or self.agent_id != agent_id:

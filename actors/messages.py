@@ -89,6 +89,24 @@ class QueueSnapshotRequest:
     pass
 
 
+@dataclass(slots=True)
+class HandOver:
+    """Asked: hand waiting work to this agent (it picks it, or a supervisor assigns it).
+
+    Answers with the ticket, now in flight to the agent, or raises FailedPrecondition."""
+
+    conversation_id: str
+    agent_id: str
+    force: bool  # a supervisor's force-assign: any waiting work, any agent
+
+
+@dataclass(slots=True)
+class PickableRequest:
+    """Asked: the work waiting here in pick mode, in the order it should be taken."""
+
+    agent_id: str
+
+
 # --- to an agent -----------------------------------------------------------------------
 
 
@@ -164,6 +182,20 @@ class WrapUpBlockExpired:
 
 
 @dataclass(slots=True)
+class DayStarts:
+    """Local midnight: capacity profiles that reset at the end of the day start over."""
+
+
+@dataclass(slots=True)
+class TakeFromQueue:
+    """Asked: hold this work, handed over by its queue, as active at once."""
+
+    ticket: Ticket
+    queue_id: str
+    force: bool
+
+
+@dataclass(slots=True)
 class GraceExpired:
     """The agent's desktop has been gone for the whole reconnect grace period."""
 
@@ -176,6 +208,7 @@ class ChangeMembership:
     capacity: int
     skills: Any
     name: str
+    profiles: Any = None  # new capacity profiles (id -> CapacityProfile); None keeps them
 
 
 @dataclass(slots=True)
@@ -202,7 +235,8 @@ class Offered:
 @dataclass(slots=True)
 class Accepted:
     agent_id: str
-    how: str  # "accepted", "auto-accepted"
+    how: str  # "accepted", "auto-accepted", "picked from the queue by", ...
+    note: str = ""  # e.g. what a force-assign took over capacity
 
 
 @dataclass(slots=True)

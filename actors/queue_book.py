@@ -6,7 +6,9 @@ that ordering and selection are tested directly and read in one place.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sortedcontainers import SortedDict, SortedList
@@ -15,6 +17,9 @@ from switchboard.actors.domain.model import AgentView, AssignmentMethod, Presenc
 from switchboard.actors.domain.ordering import agent_key, backlog_key, skill_fit
 
 NEVER = float("-inf")
+
+# How many recent hand-overs the book remembers, to tell a late taker who was first.
+REMEMBERED_TAKERS = 1_000
 
 
 @dataclass(slots=True)
@@ -34,16 +39,7 @@ class Member:
 
 
 def _with_free(view: AgentView, free: int) -> AgentView:
-    return AgentView(
-        agent_id=view.agent_id,
-        presence=view.presence,
-        free_units=free,
-        capacity=view.capacity,
-        skills=view.skills,
-        last_assigned_at=view.last_assigned_at,
-        last_released_at=view.last_released_at,
-        version=view.version,
-    )
+    return dataclasses.replace(view, free_units=free)
 
 
 class QueueBook:
@@ -70,6 +66,7 @@ class QueueBook:
         self.members: dict[str, Member] = {}
         self.index: SortedList = SortedList()  # (key, agent_id)
         self._joined = 0
+        self.takers: OrderedDict[str, str] = OrderedDict()  # conversation id -> agent, recent
 
     def reconfigure(self, method: AssignmentMethod, receiving: frozenset[Presence]) -> None:
         """A new assignment method or set of receiving presences: every member's key changes."""
@@ -141,7 +138,15 @@ class QueueBook:
     # --- decisions -------------------------------------------------------------------
 
     def best_agent_for(self, ticket: Ticket) -> str | None:
-        """The first indexed member, in method order, who may take `ticket`."""
+        """The first indexed member, in method order, who may take `ticket`; the agents it
+        prefers (affinity, the customer's preferred agents) come before everyone else."""
+        if ticket.pick:
+            return None  # agents take pick-mode work themselves
+        for agent_id in ticket.preferred:
+            member = self.members.get(agent_id)
+            if member is not None and member.key is not None:
+                if why_not_eligible(member.believed(), ticket) is None:
+                    return agent_id
         if self.method is AssignmentMethod.CLOSEST_SKILL_MATCH:
             return self._closest_agent_for(ticket)
         for _, agent_id in self.index:
@@ -173,9 +178,42 @@ class QueueBook:
         if believed.free_units <= 0 or believed.presence not in self.receiving:
             return None
         for ticket in self.backlog.values():
-            if why_not_eligible(believed, ticket) is None:
+            if not ticket.pick and why_not_eligible(believed, ticket) is None:
                 return ticket
         return None
+
+    def pickable(self) -> list[Ticket]:
+        """Pick-mode work waiting, in the order it should be taken."""
+        return [ticket for ticket in self.backlog.values() if ticket.pick]
+
+    def hand_over(self, conversation_id: str, agent_id: str, *, force: bool) -> Ticket:
+        """Take waiting work out for `agent_id` (who picked it, or to whom a supervisor
+        assigns it) and mark it in flight; raise WhyNot when it cannot be had."""
+        key = self._key_of.get(conversation_id)
+        if key is None:
+            raise WhyNot(self._why_not_waiting(conversation_id))
+        ticket = self.backlog[key]
+        if not force:
+            if agent_id not in self.members:
+                raise WhyNot(f"agent {agent_id} is not a member of queue {self.queue_id}")
+            if not ticket.pick:
+                raise WhyNot(
+                    f"work stream {ticket.work.stream_id} is in push mode: its work is "
+                    "offered to agents, not taken"
+                )
+        self.mark_proposed(ticket, agent_id)
+        return ticket
+
+    def _why_not_waiting(self, conversation_id: str) -> str:
+        if conversation_id in self.proposed:
+            _, agent_id = self.proposed[conversation_id]
+            return f"conversation {conversation_id} is being handed to agent {agent_id}"
+        if conversation_id in self.takers:
+            return (
+                f"conversation {conversation_id} was already taken by agent "
+                f"{self.takers[conversation_id]}"
+            )
+        return f"conversation {conversation_id} is not waiting in queue {self.queue_id}"
 
     def assignable(self) -> Iterator[tuple[Ticket, str]]:
         """Pairs (waiting ticket, agent to propose it to), in backlog order, until no member
@@ -208,9 +246,10 @@ class QueueBook:
     def mark_proposed(self, ticket: Ticket, agent_id: str) -> None:
         self.remove(ticket.conversation_id)
         self.proposed[ticket.conversation_id] = (ticket, agent_id)
-        member = self.members[agent_id]
-        member.in_flight_units += ticket.cost
-        self._reindex(member)
+        member = self.members.get(agent_id)  # a supervisor may assign to a non-member
+        if member is not None:
+            member.in_flight_units += ticket.cost
+            self._reindex(member)
 
     def _settle_proposal(self, conversation_id: str) -> tuple[Ticket, str] | None:
         entry = self.proposed.pop(conversation_id, None)
@@ -226,6 +265,9 @@ class QueueBook:
     def taken(self, conversation_id: str, agent_id: str, now: float) -> None:
         self._settle_proposal(conversation_id)
         self.withdrawn.discard(conversation_id)
+        self.takers[conversation_id] = agent_id
+        if len(self.takers) > REMEMBERED_TAKERS:
+            self.takers.popitem(last=False)
         member = self.members.get(agent_id)
         if member is not None:
             member.last_assigned_here = now
@@ -248,3 +290,7 @@ class QueueBook:
         if conversation_id in self.proposed:
             self.withdrawn.add(conversation_id)
         return False
+
+
+class WhyNot(Exception):
+    """Waiting work cannot be handed over; the message says why, for the person asking."""

@@ -146,6 +146,51 @@ class Desktop:
             )
         )
 
+    async def pickable(self) -> list[str]:
+        """Ids of the pick-mode work waiting in this agent's queues, best first."""
+        response = await self.connection.desktop.ListPickableWork(
+            desktop_pb2.ListPickableWorkRequest(agent_id=self.agent_id)
+        )
+        return [c.id for c in response.conversations]
+
+    async def take(self, conversation_id: str) -> None:
+        await self.connection.desktop.TakeWork(
+            desktop_pb2.TakeWorkRequest(agent_id=self.agent_id, conversation_id=conversation_id)
+        )
+
+    async def release(self, conversation_id: str) -> None:
+        await self.connection.desktop.ReleaseConversation(
+            desktop_pb2.ReleaseConversationRequest(
+                agent_id=self.agent_id, conversation_id=conversation_id
+            )
+        )
+
+    async def transfer(
+        self, conversation_id: str, *, to_agent: str = "", to_queue: str = ""
+    ) -> desktop_pb2.TransferConversationResponse:
+        request = desktop_pb2.TransferConversationRequest(
+            agent_id=self.agent_id, conversation_id=conversation_id
+        )
+        if to_agent:
+            request.to_agent_id = to_agent
+        if to_queue:
+            request.to_queue_id = to_queue
+        return await self.connection.desktop.TransferConversation(request)
+
+    async def park(self, conversation_id: str) -> None:
+        await self.connection.desktop.ParkConversation(
+            desktop_pb2.ParkConversationRequest(
+                agent_id=self.agent_id, conversation_id=conversation_id
+            )
+        )
+
+    async def resume(self, conversation_id: str) -> None:
+        await self.connection.desktop.ResumeConversation(
+            desktop_pb2.ResumeConversationRequest(
+                agent_id=self.agent_id, conversation_id=conversation_id
+            )
+        )
+
 
 async def settle(
     connection: Connection, desktops: list[Desktop], *, to: Any = None, timeout: float = 30.0

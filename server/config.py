@@ -27,12 +27,14 @@ from switchboard.actors.domain.model import (
     QUEUE_TYPE_OF_CHANNEL,
     AgentSpec,
     AssignmentMethod,
+    CapacityProfile,
     Channel,
     ConversationState,
     DistributionMode,
     EngineSettings,
     Presence,
     PresenceAfter,
+    ProfileReset,
     QueueSpec,
     QueueType,
     RouteRule,
@@ -135,6 +137,7 @@ class _Reader:
     def __init__(self, source: str, lines: dict[str, int]) -> None:
         self.source = source
         self.lines = lines
+        self.profiles: dict[str, CapacityProfile] = {}
 
     def fail(self, key: str, reason: str) -> ConfigError:
         """An error at `key`, on the line of the nearest enclosing key the file has."""
@@ -238,8 +241,15 @@ class _Reader:
     # --- the document ----------------------------------------------------------------
 
     def config(self, data: Any) -> Config:
-        top = self.mapping(data, "", {"settings", "work_streams", "queues", "agents"})
+        top = self.mapping(
+            data, "", {"settings", "capacity_profiles", "work_streams", "queues", "agents"}
+        )
         settings = self.settings(top.get("settings") or {}, "settings")
+        profile_items = self.listing(top.get("capacity_profiles"), "capacity_profiles")
+        self.unique_ids(profile_items, "capacity_profiles")
+        for i, item in enumerate(profile_items):
+            profile = self.profile(item, f"capacity_profiles[{i}]", None)
+            self.profiles[profile.id] = profile
         queue_items = self.listing(top.get("queues"), "queues")
         if not queue_items:
             raise self.fail("queues" if "queues" in top else "", "at least one queue is required")
@@ -283,8 +293,16 @@ class _Reader:
                 "after_reject",
                 "default_agent_capacity",
                 "reconnect_grace_s",
+                "timezone",
             },
         )
+        zone = self.text(data, "timezone", key, "UTC")
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(
+                _join(key, "timezone"), f"unknown time zone {zone!r} (IANA names, e.g. Europe/Paris)"
+            ) from None
         return EngineSettings(
             decline_limit=self.number(data, "decline_limit", key, 3, minimum=1, integer=True),
             after_missed_offer=self.choice(
@@ -295,6 +313,7 @@ class _Reader:
             default_agent_capacity=self.number(
                 data, "default_agent_capacity", key, 1, minimum=1, integer=True
             ),
+            timezone=zone,
         )
 
     def queue(self, data: Any, key: str) -> QueueSpec:
@@ -436,9 +455,12 @@ class _Reader:
                 "classify",
                 "route",
                 "fallback_queue",
+                "capacity_profile",
+                "affinity",
             },
         )
         stream_id = self.identifier(data, "id", key)
+        profiles = self.profile_names(data.get("capacity_profile"), _join(key, "capacity_profile"))
         if "channel" not in data:
             raise self.fail(
                 key, "channel is required (one of " + ", ".join(c.value for c in Channel) + ")"
@@ -447,8 +469,6 @@ class _Reader:
         mode = self.choice(data, "mode", key, DistributionMode, "push")
         if channel is Channel.VOICE and mode is DistributionMode.PICK:
             raise self.fail(_join(key, "mode"), "voice work is push only: agents cannot pick calls")
-        if mode is DistributionMode.PICK:
-            raise self.fail(_join(key, "mode"), "pick mode is not available yet (issue 4)")
         presences = self.listing(
             data.get("allowed_presences", list(DEFAULT_PRESENCES)), _join(key, "allowed_presences")
         )
@@ -492,7 +512,12 @@ class _Reader:
             id=stream_id,
             channel=channel,
             mode=mode,
-            cost=self.number(data, "cost", key, 1, minimum=1, integer=True),
+            # Work measured by capacity profiles needs no units unless it says so.
+            cost=self.number(
+                data, "cost", key, 0 if profiles else 1, minimum=0 if profiles else 1, integer=True
+            ),
+            profiles=profiles,
+            affinity=self.flag(data, "affinity", key, False),
             allowed_presences=frozenset(allowed),
             offer_timeout_s=self.number(
                 data, "offer_timeout_s", key, DEFAULT_OFFER_TIMEOUT_S, minimum=1
@@ -642,7 +667,9 @@ class _Reader:
     def agent(
         self, data: Any, key: str, queues: dict[str, QueueSpec], settings: EngineSettings
     ) -> AgentSpec:
-        data = self.mapping(data, key, {"id", "name", "capacity", "skills", "queues"})
+        data = self.mapping(
+            data, key, {"id", "name", "capacity", "skills", "queues", "capacity_profiles"}
+        )
         agent_id = self.identifier(data, "id", key)
         skills_data = data.get("skills") or {}
         skills_key = _join(key, "skills")
@@ -668,7 +695,59 @@ class _Reader:
             ),
             skills=frozen_map(skills),
             queue_ids=tuple(queue_ids),
+            profiles=self.agent_profiles(data.get("capacity_profiles"), key),
         )
+
+    # --- capacity profiles -----------------------------------------------------------
+
+    def profile(self, data: Any, key: str, base: CapacityProfile | None) -> CapacityProfile:
+        """A profile; with `base`, an agent's override of some of its fields."""
+        data = self.mapping(data, key, {"id", "limit", "reset", "blocking"})
+        profile_id = self.identifier(data, "id", key)
+        if base is None and "limit" not in data:
+            raise self.fail(key, "limit is required (work items at once, or per day)")
+        return CapacityProfile(
+            id=profile_id,
+            limit=self.number(
+                data, "limit", key, base.limit if base else 1, minimum=1, integer=True
+            ),
+            reset=self.choice(
+                data, "reset", key, ProfileReset, base.reset.value if base else "immediate"
+            ),
+            blocking=self.flag(data, "blocking", key, base.blocking if base else True),
+        )
+
+    def profile_names(self, value: Any, key: str) -> tuple[str, ...]:
+        """The profiles a work stream consumes: one id or a list of them."""
+        names = [value] if isinstance(value, str) else self.listing(value, key)
+        for j, name in enumerate(names):
+            where = key if isinstance(value, str) else f"{key}[{j}]"
+            if name not in self.profiles:
+                known = ", ".join(self.profiles) or "none are defined"
+                raise self.fail(
+                    where, f"unknown capacity profile {name!r} (capacity_profiles: {known})"
+                )
+        if len(set(names)) != len(names):
+            raise self.fail(key, "lists a capacity profile twice")
+        return tuple(names)
+
+    def agent_profiles(self, value: Any, key: str) -> Mapping:
+        """An agent's profiles: ids, or `{id, limit, ...}` to override the profile for them."""
+        key = _join(key, "capacity_profiles")
+        found: dict[str, CapacityProfile] = {}
+        for j, item in enumerate(self.listing(value, key)):
+            where = f"{key}[{j}]"
+            profile_id = item.get("id") if isinstance(item, dict) else item
+            if profile_id not in self.profiles:
+                known = ", ".join(self.profiles) or "none are defined"
+                raise self.fail(
+                    where, f"unknown capacity profile {profile_id!r} (capacity_profiles: {known})"
+                )
+            if profile_id in found:
+                raise self.fail(where, f"capacity profile {profile_id!r} is listed twice")
+            base = self.profiles[profile_id]
+            found[profile_id] = base if isinstance(item, str) else self.profile(item, where, base)
+        return frozen_map(found)
 
 
 def _parent(key: str) -> str:

@@ -10,6 +10,7 @@ import structlog
 from switchboard.actors import messages as m
 from switchboard.actors.centre import Centre
 from switchboard.actors.desktop_link import DesktopLink
+from switchboard.actors.domain.model import ConversationState
 from switchboard.server import translate, validation
 from switchboard.server.errors import streaming, unary
 from switchboard.server.lookups import open_conversation
@@ -101,6 +102,31 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
         agent, cid = await self._agent_and_conversation(request)
         await agent.ask(m.AgentCloses(cid), block=False)
         return desktop_pb2.CloseConversationResponse()
+
+    @unary
+    async def ListPickableWork(
+        self, request: desktop_pb2.ListPickableWorkRequest, context: grpc.aio.ServicerContext
+    ) -> desktop_pb2.ListPickableWorkResponse:
+        agent_id = validation.require_id("agent_id", request.agent_id)
+        found = await self.centre.pickable(agent_id)
+        return desktop_pb2.ListPickableWorkResponse(
+            conversations=[
+                translate.conversation_of_work(ticket.work, ConversationState.OPEN)
+                for _, ticket in found
+            ]
+        )
+
+    @unary
+    async def TakeWork(
+        self, request: desktop_pb2.TakeWorkRequest, context: grpc.aio.ServicerContext
+    ) -> desktop_pb2.TakeWorkResponse:
+        agent, cid = await self._agent_and_conversation(request)
+        await self.centre.take(request.agent_id, cid)
+        return desktop_pb2.TakeWorkResponse(conversation=await self._conversation(cid))
+
+    async def _conversation(self, cid: str) -> common_pb2.Conversation:
+        snapshot = await self.centre.conversation_snapshot(cid)
+        return translate.conversation(snapshot) if snapshot else common_pb2.Conversation(id=cid)
 
     async def _agent_and_conversation(self, request: Any) -> tuple[Any, str]:
         agent = self.centre.agent(validation.require_id("agent_id", request.agent_id))

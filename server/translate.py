@@ -151,6 +151,9 @@ def agent_status(snapshot: AgentSnapshot) -> supervisor_pb2.AgentStatus:
         queue_ids=snapshot.queue_ids,
         skills=snapshot.skills,
         connected=snapshot.connected,
+        capacity_profiles_used=snapshot.profiles_used,
+        capacity_profile_limits=snapshot.profile_limits,
+        over_capacity=snapshot.capacity_used > snapshot.capacity_total,
     )
 
 

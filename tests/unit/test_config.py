@@ -209,7 +209,7 @@ def test_an_unknown_key_with_no_close_match_lists_what_is_allowed() -> None:
         text,
         "zzz",
         line_of(text, "zzz"),
-        "unknown key; allowed here: agents, queues, settings, work_streams",
+        "unknown key; allowed here: agents, capacity_profiles, queues, settings, work_streams",
     )
     assert "did you mean" not in str(error)
 
