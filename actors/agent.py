@@ -28,9 +28,11 @@ from switchboard.actors.domain.eligibility import has_skills, why_not_eligible
 from switchboard.actors.domain.model import (
     AgentSpec,
     AgentView,
+    Channel,
     ConversationState,
     Presence,
     PresenceAfter,
+    ProfileReset,
     SkillMatching,
     Ticket,
     frozen_map,
@@ -144,6 +146,30 @@ class AgentActor(LoopActor):
                 self._arm_midnight()
             case m.TakeFromQueue(ticket, queue_id, force):
                 return self._take_from_queue(ticket, queue_id, force)
+            case m.ReleaseWork(conversation_id):
+                return self._give_back(self._held(conversation_id, "active", "release"), None)
+            case m.TransferToQueue(conversation_id, queue_id):
+                held = self._held(conversation_id, "active", "transfer")
+                return self._give_back(held, queue_id)
+            case m.HandOff(conversation_id, to_agent_id):
+                return self._hand_off(conversation_id, to_agent_id)
+            case m.HandOffDone(conversation_id, to_agent_id):
+                self._hand_off_done(conversation_id, to_agent_id)
+            case m.HandOffCancelled(conversation_id):
+                held = self.work.get(conversation_id)
+                if held is not None and held.state == "transferring":
+                    held.state = "active"
+            case m.TransferIn(ticket, queue_id, from_agent_id):
+                return self._transfer_in(ticket, queue_id, from_agent_id)
+            case m.Park(conversation_id):
+                return self._park(self._held(conversation_id, "active", "park"))
+            case m.Resume(conversation_id):
+                return self._resume(self._held(conversation_id, "waiting", "resume"))
+            case m.ParkedWorkLeaves(conversation_id):
+                held = self.work.get(conversation_id)
+                if held is not None and held.state == "waiting":
+                    del self.work[conversation_id]
+                    self._push_update_if_changed()
             case m.GraceExpired(token):
                 if token == self._grace_token and self.link is None:
                     self._grace_expired()
@@ -369,6 +395,109 @@ class AgentActor(LoopActor):
         if when is not None:
             self._midnight = tell_later(self.clock, when, self.actor_ref, m.DayStarts())
 
+    # --- work handed on: released, transferred, parked ---------------------------------
+
+    def _give_back(self, held: Held, to_queue_id: str | None) -> ConversationState:
+        """Active work leaves the agent for its queue (released) or another queue."""
+        cid = held.ticket.conversation_id
+        self._drop(held)
+        conversation = self.directory.conversations.get(cid)
+        if to_queue_id is None:
+            why = "released to the queue"
+            if conversation is not None:
+                conversation.tell(m.BackToQueue(self.spec.id, "released by", not_to_them=True))
+        else:
+            why = f"transferred to queue {to_queue_id}"
+            if conversation is not None:
+                conversation.tell(m.MovedToQueue(self.spec.id, to_queue_id))
+        self.log.info("agent.handed_on", conversation_id=cid, how=why)
+        self._push(ConversationUpdateEvent(cid, ConversationState.OPEN, why))
+        self._changed(gained_room=True)
+        return ConversationState.OPEN
+
+    def _drop(self, held: Held) -> None:
+        """Forget held work, releasing what it held."""
+        self._cancel_timer(held)
+        del self.work[held.ticket.conversation_id]
+        if held.holds_capacity:
+            self._release(held)
+
+    def _hand_off(self, conversation_id: str, to_agent_id: str) -> tuple[Ticket, str]:
+        if to_agent_id == self.spec.id:
+            raise InvalidArgument("to_agent_id names the agent who holds it already")
+        held = self._held(conversation_id, "active", "transfer")
+        held.state = "transferring"  # nobody ends or parks it half-way
+        return held.ticket, held.queue_id
+
+    def _hand_off_done(self, conversation_id: str, to_agent_id: str) -> None:
+        held = self.work.get(conversation_id)
+        if held is None:
+            return
+        self._drop(held)
+        why = f"transferred to agent {to_agent_id}"
+        self.log.info("agent.handed_on", conversation_id=conversation_id, how=why)
+        self._push(ConversationUpdateEvent(conversation_id, ConversationState.ACTIVE, why))
+        self._changed(gained_room=True)
+
+    def _transfer_in(self, ticket: Ticket, queue_id: str, from_agent_id: str) -> None:
+        cid = ticket.conversation_id
+        why_not = self._why_cannot_take(ticket, force=False, check_skills=False)
+        if why_not is not None:
+            raise FailedPrecondition(f"agent {self.spec.id} cannot take it: {why_not}")
+        self.work[cid] = Held(ticket, queue_id, "active")
+        self.used += ticket.cost
+        self._count(ticket)
+        self.last_assigned_at = self.clock.now()
+        self.log.info("agent.transferred_in", conversation_id=cid, from_agent_id=from_agent_id)
+        self._push(AssignmentEvent(ticket.work))
+        self._changed(gained_room=False)
+
+    def _park(self, held: Held) -> ConversationState:
+        cid = held.ticket.conversation_id
+        if held.ticket.work.channel is Channel.VOICE:
+            raise FailedPrecondition(
+                f"conversation {cid} is a voice call: only asynchronous work can be parked"
+            )
+        held.state = "waiting"
+        self._release(held)
+        self.log.info("agent.parked", conversation_id=cid)
+        conversation = self.directory.conversations.get(cid)
+        if conversation is not None:
+            conversation.tell(m.Parked(self.spec.id))
+        self._push(ConversationUpdateEvent(cid, ConversationState.WAITING, "parked by agent"))
+        self._changed(gained_room=True)
+        return ConversationState.WAITING
+
+    def _resume(self, held: Held) -> ConversationState:
+        cid = held.ticket.conversation_id
+        ticket = held.ticket
+        if ticket.cost > self.spec.capacity - self.used:
+            raise FailedPrecondition(
+                f"cannot resume conversation {cid}: {self.spec.capacity - self.used} free "
+                f"capacity units, it needs {ticket.cost}"
+            )
+        blocked = [
+            name
+            for name in self.counts.blocking(ticket.profiles)
+            if self.counts.profiles[name].reset is ProfileReset.IMMEDIATE
+        ]
+        if blocked:
+            raise FailedPrecondition(
+                f"cannot resume conversation {cid}: capacity profile {', '.join(blocked)} "
+                "is at its limit"
+            )
+        held.state = "active"
+        held.holds_capacity = True
+        self.used += ticket.cost
+        self.counts.take(ticket.profiles, immediate_only=True)  # the day counted it already
+        self.log.info("agent.resumed", conversation_id=cid)
+        conversation = self.directory.conversations.get(cid)
+        if conversation is not None:
+            conversation.tell(m.Resumed(self.spec.id))
+        self._push(ConversationUpdateEvent(cid, ConversationState.ACTIVE, "resumed by agent"))
+        self._changed(gained_room=False)
+        return ConversationState.ACTIVE
+
     # --- work taken from the queue (pick mode, supervisor force-assign) ---------------
 
     def _take_from_queue(self, ticket: Ticket, queue_id: str, force: bool) -> str:
@@ -402,23 +531,28 @@ class AgentActor(LoopActor):
         self._changed(gained_room=False)
         return note
 
-    def _why_cannot_take(self, ticket: Ticket, force: bool) -> str | None:
+    def _why_cannot_take(
+        self, ticket: Ticket, force: bool, *, check_skills: bool = True
+    ) -> str | None:
+        """Why the agent may not be handed `ticket` directly (picked, transferred in, or
+        force-assigned); None when they may. Unlike an offer, a capacity profile that does
+        not block may be gone past."""
         if self.link is None:
             return "no desktop is connected to answer it"
         if force:
             return None  # a supervisor's decision: reported, never refused
-        view = self._view()
-        if view.presence not in ticket.allowed_presences:
-            return f"presence {view.presence.value} does not receive this work"
-        if ticket.cost > view.free_units:
-            return f"{view.free_units} free capacity units, work needs {ticket.cost}"
+        free = self.spec.capacity - self.used
+        if ticket.cost > free:
+            return f"{free} free capacity units, work needs {ticket.cost}"
+        if self.presence not in ticket.allowed_presences:
+            return f"presence {self.presence.value} does not receive this work"
         missing = [p for p in ticket.profiles if p not in self.counts.profiles]
         if missing:
             return f"does not take work of capacity profile {', '.join(missing)}"
         blocked = self.counts.blocking(ticket.profiles)
         if blocked:
             return f"capacity profile {', '.join(blocked)} is at its limit"
-        if ticket.skill_matching is SkillMatching.EXACT and not has_skills(
+        if check_skills and ticket.skill_matching is SkillMatching.EXACT and not has_skills(
             self.spec.skills, ticket.work.required_skills
         ):
             return "lacks a required skill at the required rating"
@@ -485,8 +619,10 @@ class AgentActor(LoopActor):
             conversation = self.directory.conversations.get(cid)
             if conversation is None:
                 continue
-            if held.state == "active":
+            if held.state in ("active", "transferring"):
                 conversation.tell(m.BackToQueue(self.spec.id, "agent did not come back"))
+            elif held.state == "waiting":
+                conversation.tell(m.AgentGone(self.spec.id))
             else:
                 conversation.tell(m.Closed(self.spec.id))
         self.presence_before_drop = None

@@ -25,6 +25,7 @@ from switchboard.actors.desktop_link import DesktopLink, PushCounter
 from switchboard.actors.domain.classification import classify
 from switchboard.actors.domain.model import (
     AgentSpec,
+    QUEUE_TYPE_OF_CHANNEL,
     AgentView,
     ConversationState,
     DistributionMode,
@@ -354,10 +355,10 @@ class Centre:
         if snapshot is None:
             raise NotFound(f"unknown conversation {conversation_id!r}")
         if snapshot.state is not ConversationState.OPEN:
-            holder = f" by agent {snapshot.agent_id}" if snapshot.agent_id else ""
+            holder = f" with agent {snapshot.agent_id}" if snapshot.agent_id else ""
             raise FailedPrecondition(
-                f"conversation {conversation_id} is {snapshot.state.value}{holder}: "
-                "only waiting work can be taken"
+                f"conversation {conversation_id} was already taken: it is "
+                f"{snapshot.state.value.replace('_', '-')}{holder}; only waiting work can be taken"
             )
         if snapshot.offer_pending:
             raise FailedPrecondition(
@@ -369,6 +370,42 @@ class Centre:
             m.HandOver(conversation_id, agent_id, force), block=False
         )
         return await agent.ask(m.TakeFromQueue(ticket, queue_id, force), block=False)
+
+    # --- work handed on by the agent who holds it ------------------------------------
+
+    async def transfer_to_queue(
+        self, agent_id: str, conversation_id: str, queue_id: str
+    ) -> ConversationState:
+        agent = self.agent(agent_id)
+        queue = self.queue_specs.get(queue_id)
+        if queue is None:
+            raise NotFound(f"unknown queue {queue_id!r}; known: {', '.join(self.queues)}")
+        snapshot = await self.conversation_snapshot(conversation_id)
+        if snapshot is not None:
+            needed = QUEUE_TYPE_OF_CHANNEL[snapshot.ticket.work.channel]
+            if queue.type is not needed:
+                raise FailedPrecondition(
+                    f"queue {queue_id} is a {queue.type.value} queue; "
+                    f"{snapshot.ticket.work.channel.value} work may only go to {needed.value} queues"
+                )
+        return await agent.ask(m.TransferToQueue(conversation_id, queue_id), block=False)
+
+    async def transfer_to_agent(self, agent_id: str, conversation_id: str, to_agent_id: str) -> None:
+        """Active work moves from one agent to another, capacity and all. The holder keeps it
+        until the other has taken it, so it is never with nobody, and a refusal leaves it
+        where it was."""
+        source = self.agent(agent_id)
+        target = self.agent(to_agent_id)
+        ticket, queue_id = await source.ask(m.HandOff(conversation_id, to_agent_id), block=False)
+        try:
+            await target.ask(m.TransferIn(ticket, queue_id, agent_id), block=False)
+        except BaseException:
+            source.tell(m.HandOffCancelled(conversation_id))
+            raise
+        source.tell(m.HandOffDone(conversation_id, to_agent_id))
+        conversation = self.conversations.get(conversation_id)
+        if conversation is not None:
+            conversation.tell(m.Transferred(agent_id, to_agent_id))
 
     # --- gateways watching -----------------------------------------------------------
 

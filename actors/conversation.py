@@ -94,8 +94,22 @@ class ConversationActor(LoopActor):
                 self._accepted(agent_id, how, note)
             case m.Declined(agent_id, reason, counts):
                 self._declined(agent_id, reason, counts)
-            case m.BackToQueue(agent_id, reason):
-                self._back_to_queue(agent_id, reason)
+            case m.BackToQueue(agent_id, reason, not_to_them):
+                self._back_to_queue(agent_id, reason, not_to_them)
+            case m.MovedToQueue(agent_id, queue_id):
+                self._moved_to_queue(agent_id, queue_id)
+            case m.Transferred(from_agent_id, to_agent_id):
+                self._transferred(from_agent_id, to_agent_id)
+            case m.Parked(agent_id):
+                self._move(Event.PARK, "parked", f"parked by {agent_id}", agent_id=agent_id)
+            case m.Resumed(agent_id):
+                self._move(Event.RESUME, "resumed", f"resumed by {agent_id}", agent_id=agent_id)
+            case m.AgentGone(agent_id):
+                if self.state is S.WAITING and self.agent_id == agent_id:
+                    self.agent_id = ""
+                    self._record("agent_gone", f"{agent_id} did not come back", agent_id=agent_id)
+            case m.CustomerWrites():
+                return self._customer_writes()
             case m.Ended(by, agent_id):
                 self._move(Event.END, "ended", f"ended by {by}", agent_id=agent_id)
             case m.Closed(agent_id):
@@ -156,19 +170,78 @@ class ConversationActor(LoopActor):
             Event.ACCEPT, "accepted", f"{by} ({note})" if note else by, agent_id=agent_id
         )
 
-    def _back_to_queue(self, agent_id: str, reason: str) -> None:
+    def _back_to_queue(self, agent_id: str, reason: str, not_to_them: bool) -> None:
         if self.state is not S.ACTIVE or self.agent_id != agent_id:
             return
         self.agent_id = ""
+        if not_to_them:
+            self.ticket.declines[agent_id] = self.ticket.decline_limit
         self._move(
             Event.RELEASE,
             "released",
-            f"{reason} ({agent_id}); back to the queue",
+            f"{reason} {agent_id}; back to its place in the queue"
+            if not_to_them
+            else f"{reason} ({agent_id}); back to the queue",
             agent_id=agent_id,
         )
         self.directory.queues[self.ticket.work.queue_id].tell(
             m.Enqueue(self.ticket, returning=True)
         )
+
+    def _moved_to_queue(self, agent_id: str, queue_id: str) -> None:
+        """Transferred to a queue: it starts over there (its age, overflow rules)."""
+        if self.state is not S.ACTIVE or self.agent_id != agent_id:
+            return
+        self.agent_id = ""
+        self.ticket.declines[agent_id] = self.ticket.decline_limit
+        self._move(
+            Event.RELEASE,
+            "transferred",
+            f"transferred by {agent_id} from queue {self.ticket.work.queue_id} to queue {queue_id}",
+            agent_id=agent_id,
+        )
+        self._enter_queue(queue_id)
+
+    def _enter_queue(self, queue_id: str) -> None:
+        self.ticket.work = dataclasses.replace(self.ticket.work, queue_id=queue_id)
+        self.ticket.enqueued_at = self.clock.now()  # its age in the new queue
+        self._record("queued", f"waiting in queue {queue_id}", queue_id=queue_id)
+        self.directory.queues[queue_id].tell(m.Enqueue(self.ticket))
+
+    def _transferred(self, from_agent_id: str, to_agent_id: str) -> None:
+        self.agent_id = to_agent_id
+        self._record(
+            "transferred",
+            f"transferred by {from_agent_id} to agent {to_agent_id} (capacity moves with it)",
+            agent_id=to_agent_id,
+        )
+        if self.state is S.WRAP_UP:
+            # The customer ended it while it was being handed over: the new agent wraps up.
+            self.directory.agents[to_agent_id].tell(m.CustomerEnded(self.cid))
+
+    def _customer_writes(self) -> ConversationState:
+        """A message from the customer. Parked work comes back: to the agent who parked it
+        when the work stream keeps affinity, ahead of the rest; else to its queue."""
+        if self.state in (S.OPEN, S.ACTIVE):
+            return self.state  # someone has it, or will: nothing moves
+        if self.state is not S.WAITING:
+            raise FailedPrecondition(
+                f"conversation {self.cid} is {self.state.value}: a new message from the "
+                "customer starts a new conversation (SubmitWork)"
+            )
+        agent_id = self.agent_id
+        if agent_id:
+            self.directory.agents[agent_id].tell(m.ParkedWorkLeaves(self.cid))
+        self.agent_id = ""
+        work = self.ticket.work
+        back_to = agent_id if agent_id and self.stream.affinity else ""
+        if back_to:
+            self.ticket.preferred = (back_to, *(a for a in self.ticket.preferred if a != back_to))
+        how = f"; affinity: {back_to} first" if back_to else ""
+        self._move(Event.CUSTOMER_RETURNS, "customer_returned", f"the customer wrote again{how}")
+        self._record("queued", f"waiting in queue {work.queue_id}", queue_id=work.queue_id)
+        self.directory.queues[work.queue_id].tell(m.Enqueue(self.ticket))
+        return self.state
 
     def _declined(self, agent_id: str, reason: str, counts: bool) -> None:
         if self.state is not S.OPEN:
@@ -198,10 +271,7 @@ class ConversationActor(LoopActor):
                 f"queue {queue_id}: {why}; transferred to {rule.target}",
                 queue_id=queue_id,
             )
-            self.ticket.work = dataclasses.replace(self.ticket.work, queue_id=rule.target)
-            self.ticket.enqueued_at = self.clock.now()  # its age in the new queue
-            self._record("queued", f"waiting in queue {rule.target}", queue_id=rule.target)
-            self.directory.queues[rule.target].tell(m.Enqueue(self.ticket))
+            self._enter_queue(rule.target)
             return
         if rule.then in (OverflowThen.CALLBACK, OverflowThen.VOICEMAIL):
             # The gateway takes it from here (it watches for this close reason).

@@ -196,6 +196,71 @@ class TakeFromQueue:
 
 
 @dataclass(slots=True)
+class ReleaseWork:
+    """Asked: the agent gives active work back to its queue."""
+
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class TransferToQueue:
+    """Asked: the agent sends active work to another queue, where it is routed again."""
+
+    conversation_id: str
+    queue_id: str
+
+
+@dataclass(slots=True)
+class HandOff:
+    """Asked: first step of a transfer to another agent; answers (ticket, queue id) and
+    keeps the work (and its capacity) until HandOffDone or HandOffCancelled."""
+
+    conversation_id: str
+    to_agent_id: str
+
+
+@dataclass(slots=True)
+class HandOffDone:
+    conversation_id: str
+    to_agent_id: str
+
+
+@dataclass(slots=True)
+class HandOffCancelled:
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class TransferIn:
+    """Asked: hold this active work, transferred from another agent."""
+
+    ticket: Ticket
+    queue_id: str
+    from_agent_id: str
+
+
+@dataclass(slots=True)
+class Park:
+    """Asked: active work waits for the customer; its capacity is released."""
+
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class Resume:
+    """Asked: parked work becomes active again, if the agent has room for it."""
+
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class ParkedWorkLeaves:
+    """The customer wrote again: parked work goes back through its queue."""
+
+    conversation_id: str
+
+
+@dataclass(slots=True)
 class GraceExpired:
     """The agent's desktop has been gone for the whole reconnect grace period."""
 
@@ -248,10 +313,48 @@ class Declined:
 
 @dataclass(slots=True)
 class BackToQueue:
-    """The agent who held it is gone for good: the work waits for someone else."""
+    """The agent who held it gave it back or is gone for good: it waits for someone else."""
 
     agent_id: str
     reason: str
+    not_to_them: bool = False  # released by the agent: never offered to them again
+
+
+@dataclass(slots=True)
+class MovedToQueue:
+    """The agent who held it transferred it to another queue."""
+
+    agent_id: str
+    queue_id: str
+
+
+@dataclass(slots=True)
+class Transferred:
+    from_agent_id: str
+    to_agent_id: str
+
+
+@dataclass(slots=True)
+class Parked:
+    agent_id: str
+
+
+@dataclass(slots=True)
+class Resumed:
+    agent_id: str
+
+
+@dataclass(slots=True)
+class AgentGone:
+    """The agent of parked work is gone for good: when the customer writes, anyone may
+    take it."""
+
+    agent_id: str
+
+
+@dataclass(slots=True)
+class CustomerWrites:
+    """Asked (by the gateway): the customer sent a message; answers the state after it."""
 
 
 @dataclass(slots=True)

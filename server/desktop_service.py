@@ -11,6 +11,7 @@ from switchboard.actors import messages as m
 from switchboard.actors.centre import Centre
 from switchboard.actors.desktop_link import DesktopLink
 from switchboard.actors.domain.model import ConversationState
+from switchboard.actors.errors import InvalidArgument
 from switchboard.server import translate, validation
 from switchboard.server.errors import streaming, unary
 from switchboard.server.lookups import open_conversation
@@ -123,6 +124,50 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
         agent, cid = await self._agent_and_conversation(request)
         await self.centre.take(request.agent_id, cid)
         return desktop_pb2.TakeWorkResponse(conversation=await self._conversation(cid))
+
+    @unary
+    async def ReleaseConversation(
+        self, request: desktop_pb2.ReleaseConversationRequest, context: grpc.aio.ServicerContext
+    ) -> desktop_pb2.ReleaseConversationResponse:
+        agent, cid = await self._agent_and_conversation(request)
+        state = await agent.ask(m.ReleaseWork(cid), block=False)
+        return desktop_pb2.ReleaseConversationResponse(state=translate.STATE_TO_PROTO[state])
+
+    @unary
+    async def TransferConversation(
+        self, request: desktop_pb2.TransferConversationRequest, context: grpc.aio.ServicerContext
+    ) -> desktop_pb2.TransferConversationResponse:
+        agent, cid = await self._agent_and_conversation(request)
+        target = request.WhichOneof("target")
+        if target == "to_agent_id":
+            to_agent = validation.require_id("to_agent_id", request.to_agent_id)
+            await self.centre.transfer_to_agent(request.agent_id, cid, to_agent)
+            return desktop_pb2.TransferConversationResponse(
+                state=common_pb2.CONVERSATION_STATE_ACTIVE, agent_id=to_agent
+            )
+        if target == "to_queue_id":
+            to_queue = validation.require_id("to_queue_id", request.to_queue_id)
+            state = await self.centre.transfer_to_queue(request.agent_id, cid, to_queue)
+            return desktop_pb2.TransferConversationResponse(
+                state=translate.STATE_TO_PROTO[state], queue_id=to_queue
+            )
+        raise InvalidArgument("set to_agent_id or to_queue_id: where should it go?")
+
+    @unary
+    async def ParkConversation(
+        self, request: desktop_pb2.ParkConversationRequest, context: grpc.aio.ServicerContext
+    ) -> desktop_pb2.ParkConversationResponse:
+        agent, cid = await self._agent_and_conversation(request)
+        state = await agent.ask(m.Park(cid), block=False)
+        return desktop_pb2.ParkConversationResponse(state=translate.STATE_TO_PROTO[state])
+
+    @unary
+    async def ResumeConversation(
+        self, request: desktop_pb2.ResumeConversationRequest, context: grpc.aio.ServicerContext
+    ) -> desktop_pb2.ResumeConversationResponse:
+        agent, cid = await self._agent_and_conversation(request)
+        state = await agent.ask(m.Resume(cid), block=False)
+        return desktop_pb2.ResumeConversationResponse(state=translate.STATE_TO_PROTO[state])
 
     async def _conversation(self, cid: str) -> common_pb2.Conversation:
         snapshot = await self.centre.conversation_snapshot(cid)

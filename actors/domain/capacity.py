@@ -53,10 +53,16 @@ class ProfileCounts:
         tomorrow = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), self.zone)
         return tomorrow.timestamp()
 
-    def take(self, names: tuple[str, ...]) -> None:
+    def take(self, names: tuple[str, ...], *, immediate_only: bool = False) -> None:
+        """Count one item; `immediate_only` for work coming back from Waiting, which the
+        day's count already holds."""
         for name in names:
-            if name in self.used:
-                self.used[name] += 1
+            profile = self.profiles.get(name)
+            if profile is None:
+                continue
+            if immediate_only and profile.reset is not ProfileReset.IMMEDIATE:
+                continue
+            self.used[name] += 1
 
     def give_back(self, names: tuple[str, ...], *, released_only: bool) -> None:
         """An offer that did not happen (`released_only` False) or capacity released."""
