@@ -96,6 +96,8 @@ class AgentActor(LoopActor):
         self._last_update: AgentUpdateEvent | None = None
         self._grace_token = 0
         self.presence_before_drop: Presence | None = None
+        self.custom = ""  # the custom presence chosen ("lunch"); `chosen` is its base
+        self.custom_before_drop = ""
         self.counts = ProfileCounts(spec.profiles, directory.zone)
         self.counts.roll(self.clock.now())
         self._midnight: object | None = None
@@ -107,12 +109,12 @@ class AgentActor(LoopActor):
         match message:
             case m.Proposal(queue_id, queue_priority, ticket, round_id):
                 self._on_proposal(queue_id, queue_priority, ticket, round_id)
-            case m.Connect(link, presence):
-                return self._connect(link, presence)
+            case m.Connect(link, presence, custom):
+                return self._connect(link, presence, custom)
             case m.Disconnect(link):
                 self._disconnect(link)
-            case m.SetPresence(presence):
-                return self._set_presence(presence)
+            case m.SetPresence(presence, custom):
+                return self._set_presence(presence, custom)
             case m.AcceptOffer(conversation_id):
                 return self._accept(conversation_id)
             case m.RejectOffer(conversation_id):
@@ -313,9 +315,9 @@ class AgentActor(LoopActor):
         if conversation is not None:
             conversation.tell(m.Declined(self.spec.id, reason, counts))
         if after is PresenceAfter.INACTIVE:
-            self.chosen = Presence.INACTIVE
+            self.chosen, self.custom = Presence.INACTIVE, ""
         elif after is PresenceAfter.BUSY_DND:
-            self.chosen = Presence.BUSY_DND
+            self.chosen, self.custom = Presence.BUSY_DND, ""
         self._changed(gained_room=True)
 
     def _end(self, held: Held, by: str) -> ConversationState:
@@ -570,7 +572,7 @@ class AgentActor(LoopActor):
 
     # --- presence and connection -----------------------------------------------------
 
-    def _connect(self, link: DesktopLink, presence: Presence | None) -> Presence:
+    def _connect(self, link: DesktopLink, presence: Presence | None, custom: str = "") -> Presence:
         if presence is not None:
             _check_settable(presence)  # before anything changes: a refused connect is a no-op
         if self.link is not None:
@@ -580,10 +582,11 @@ class AgentActor(LoopActor):
         self.log.info("agent.connected")
         self._last_update = None  # a new desktop starts from the full picture
         if presence is None and self.presence_before_drop is not None:
-            presence = self.presence_before_drop  # reconnected within the grace period
+            # Reconnected within the grace period: as they were.
+            presence, custom = self.presence_before_drop, self.custom_before_drop
         self.presence_before_drop = None
         if presence is not None:
-            return self._set_presence(presence)
+            return self._set_presence(presence, custom)
         self._push_update_if_changed()
         return self.presence
 
@@ -594,7 +597,9 @@ class AgentActor(LoopActor):
         # Offers go to someone else at once: nobody can answer them now. Held work and the
         # presence chosen come back if the desktop reconnects within the grace period.
         self.presence_before_drop = self.chosen
+        self.custom_before_drop = self.custom
         self.chosen = Presence.OFFLINE
+        self.custom = ""
         self.log.info("agent.disconnected", grace_s=self.directory.settings.reconnect_grace_s)
         for held in [h for h in self.work.values() if h.state == "offered"]:
             self._decline(held, AGENT_DISCONNECTED, PresenceAfter.KEEP, counts=False)
@@ -628,7 +633,7 @@ class AgentActor(LoopActor):
         self.presence_before_drop = None
         self._changed(gained_room=False)
 
-    def _set_presence(self, presence: Presence) -> Presence:
+    def _set_presence(self, presence: Presence, custom: str = "") -> Presence:
         _check_settable(presence)
         if self.link is None and presence is not Presence.OFFLINE:
             # Nobody could answer an offer: work would ring until it timed out.
@@ -638,7 +643,8 @@ class AgentActor(LoopActor):
             )
         was_receiving = self.presence
         self.chosen = presence
-        self.log.info("agent.presence_set", presence=presence.value)
+        self.custom = custom
+        self.log.info("agent.presence_set", presence=presence.value, custom_presence=custom)
         self._changed(gained_room=was_receiving is not self._shown_presence())
         return self.presence
 
@@ -687,6 +693,8 @@ class AgentActor(LoopActor):
             capacity_used=self.used,
             capacity_total=self.spec.capacity,
             conversation_ids=tuple(c for c, h in self.work.items() if h.state != "offered"),
+            # A custom presence is shown only while its base is what routing sees.
+            custom_presence=self.custom if self.presence is self.chosen else "",
         )
 
     def _push(self, event: object) -> None:
@@ -741,6 +749,7 @@ class AgentActor(LoopActor):
             queue_ids=self.spec.queue_ids,
             skills=dict(self.spec.skills),
             connected=self.link is not None,
+            custom_presence=self.custom if self.presence is self.chosen else "",
             profiles_used=dict(self.counts.used),
             profile_limits={name: p.limit for name, p in self.counts.profiles.items()},
         )
@@ -763,6 +772,7 @@ class AgentSnapshot:
     queue_ids: tuple[str, ...]
     skills: dict
     connected: bool
+    custom_presence: str = ""
     profiles_used: dict = field(default_factory=dict)
     profile_limits: dict = field(default_factory=dict)
 

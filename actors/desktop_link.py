@@ -43,6 +43,7 @@ class AgentUpdateEvent:
     capacity_used: int
     capacity_total: int
     conversation_ids: tuple[str, ...]
+    custom_presence: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,6 +124,7 @@ class Proposal:
 class Connect:
     link: Any  # DesktopLink
     presence: Presence | None
+    custom: str = ""  # a custom presence name, whose base is `presence`
 
 
 @dataclass(slots=True)
@@ -134,6 +135,7 @@ class Disconnect:
 @dataclass(slots=True)
 class SetPresence:
     presence: Presence
+    custom: str = ""  # a custom presence name ("lunch"), whose base is `presence`
 
 
 @dataclass(slots=True)

@@ -294,8 +294,20 @@ class _Reader:
                 "default_agent_capacity",
                 "reconnect_grace_s",
                 "timezone",
+                "custom_presences",
             },
         )
+        customs = data.get("custom_presences") or {}
+        customs_key = _join(key, "custom_presences")
+        if not isinstance(customs, dict):
+            raise self.fail(customs_key, f"must map names to base presences, got {_kind(customs)}")
+        custom_presences = {}
+        for name in customs:
+            self.check_identifier(name, _join(customs_key, str(name)))
+            base = self.choice(customs, name, customs_key, Presence, None)
+            if base is Presence.INACTIVE:
+                raise self.fail(_join(customs_key, name), "inactive is set only by the engine")
+            custom_presences[name] = base
         zone = self.text(data, "timezone", key, "UTC")
         try:
             ZoneInfo(zone)
@@ -314,6 +326,7 @@ class _Reader:
                 data, "default_agent_capacity", key, 1, minimum=1, integer=True
             ),
             timezone=zone,
+            custom_presences=frozen_map(custom_presences),
         )
 
     def queue(self, data: Any, key: str) -> QueueSpec:

@@ -10,7 +10,7 @@ import structlog
 from switchboard.actors import messages as m
 from switchboard.actors.centre import Centre
 from switchboard.actors.desktop_link import DesktopLink
-from switchboard.actors.domain.model import ConversationState
+from switchboard.actors.domain.model import ConversationState, Presence
 from switchboard.actors.errors import InvalidArgument
 from switchboard.server import translate, validation
 from switchboard.server.errors import streaming, unary
@@ -32,12 +32,12 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
     ) -> AsyncIterator[desktop_pb2.ConnectResponse]:
         agent_id = validation.require_id("agent_id", request.agent_id)
         agent = self.centre.agent(agent_id)
-        presence = None
-        if request.presence != common_pb2.PRESENCE_UNSPECIFIED:
-            presence = translate.presence_from_proto(request.presence)
+        presence, custom = None, ""
+        if request.presence != common_pb2.PRESENCE_UNSPECIFIED or request.custom_presence:
+            presence, custom = self._chosen_presence(request)
         link = self.centre.new_link(agent_id)
         try:
-            await agent.ask(m.Connect(link, presence), block=False)
+            await agent.ask(m.Connect(link, presence, custom), block=False)
             while True:
                 item = await link.outbox.get()
                 if item is DesktopLink.CLOSE:
@@ -64,9 +64,34 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
         self, request: desktop_pb2.SetPresenceRequest, context: grpc.aio.ServicerContext
     ) -> desktop_pb2.SetPresenceResponse:
         agent = self.centre.agent(validation.require_id("agent_id", request.agent_id))
-        presence = translate.presence_from_proto(request.presence)
-        shown = await agent.ask(m.SetPresence(presence), block=False)
-        return desktop_pb2.SetPresenceResponse(presence=translate.PRESENCE_TO_PROTO[shown])
+        presence, custom = self._chosen_presence(request)
+        shown = await agent.ask(m.SetPresence(presence, custom), block=False)
+        return desktop_pb2.SetPresenceResponse(
+            presence=translate.PRESENCE_TO_PROTO[shown],
+            custom_presence=custom if shown is presence else "",
+        )
+
+    def _chosen_presence(self, request: Any) -> tuple[Presence, str]:
+        """A base presence, or a custom one configured in settings.custom_presences."""
+        name = request.custom_presence
+        if not name:
+            return translate.presence_from_proto(request.presence), ""
+        known = self.centre.settings.custom_presences
+        if name not in known:
+            listed = ", ".join(sorted(known)) or "none are configured"
+            raise InvalidArgument(
+                f"custom_presence {name!r} is not configured (settings.custom_presences: {listed})"
+            )
+        base = known[name]
+        if request.presence not in (
+            common_pb2.PRESENCE_UNSPECIFIED,
+            translate.PRESENCE_TO_PROTO[base],
+        ):
+            raise InvalidArgument(
+                f"custom presence {name!r} is {base.value}; leave presence unset or set it to "
+                f"{common_pb2.Presence.Name(translate.PRESENCE_TO_PROTO[base])}"
+            )
+        return base, name
 
     @unary
     async def AcceptOffer(

@@ -9,6 +9,8 @@ from switchboard.v1 import desktop_pb2, gateway_pb2, supervisor_pb2
 
 from tests.integration.support import (
     ACTIVE,
+    AVAILABLE,
+    AWAY,
     OPEN,
     Centre,
     kinds,
@@ -425,3 +427,45 @@ async def test_the_desktop_rpcs_refuse_work_the_agent_does_not_hold(harness) -> 
     await refused(other.transfer(cid, to_queue="q2"), FAILED, "does not hold")
     request = desktop_pb2.ReleaseConversationRequest(agent_id="a1", conversation_id="nope")
     await refused(centre.conn.desktop.ReleaseConversation(request), grpc.StatusCode.NOT_FOUND)
+
+
+# --- custom presences ----------------------------------------------------------------
+
+
+async def test_a_custom_presence_routes_as_its_base_and_is_shown_by_name(harness) -> None:
+    yaml_text = "settings:\n  custom_presences: {lunch: away, backoffice: busy}\n" + centre_yaml()
+    centre = await Centre.start(harness, yaml_text)
+    a1 = await centre.signin("a1")
+    response = await centre.conn.desktop.SetPresence(
+        desktop_pb2.SetPresenceRequest(agent_id="a1", custom_presence="lunch")
+    )
+    await centre.settle()
+    assert (response.presence, response.custom_presence) == (AWAY, "lunch")
+    status = await centre.agent("a1")
+    assert (status.presence, status.custom_presence) == (AWAY, "lunch")
+    assert a1.messages[-1].agent_update.custom_presence == "lunch"
+    cid = (await centre.submit("chat")).conversation_id
+    assert offers(a1) == []  # away: nothing offered
+    await centre.conn.desktop.SetPresence(
+        desktop_pb2.SetPresenceRequest(agent_id="a1", custom_presence="backoffice")
+    )
+    await centre.settle()
+    assert offers(a1) == [cid]  # busy receives work by default
+
+    await refused(
+        centre.conn.desktop.SetPresence(
+            desktop_pb2.SetPresenceRequest(agent_id="a1", custom_presence="nap")
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "'nap' is not configured",
+        "backoffice, lunch",
+    )
+    await refused(
+        centre.conn.desktop.SetPresence(
+            desktop_pb2.SetPresenceRequest(
+                agent_id="a1", custom_presence="lunch", presence=AVAILABLE
+            )
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "'lunch' is away",
+    )

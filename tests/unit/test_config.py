@@ -711,3 +711,109 @@ def test_a_missing_channel_is_reported_as_required() -> None:
     assert info.value.key in ("work_streams[0]", "work_streams[0].channel")
     assert info.value.line == line_of(text, "id: chat")
     assert "channel is required" in str(info.value)
+
+
+PROFILES = """\
+capacity_profiles:
+  - {id: total, limit: 3, reset: end_of_day}
+  - {id: hot, limit: 1}
+settings:
+  custom_presences: {lunch: away}
+work_streams:
+  - {id: cases, channel: record, capacity_profile: [total, hot], fallback_queue: r1}
+  - {id: chat, channel: chat, fallback_queue: q1, cost: 2, capacity_profile: hot}
+queues:
+  - {id: r1, type: record, members: [a1]}
+  - {id: q1, members: [a1]}
+agents:
+  - {id: a1, capacity_profiles: [total, {id: hot, limit: 4, blocking: false}]}
+"""
+
+
+def test_capacity_profiles_load_with_overrides_and_defaults() -> None:
+    from switchboard.actors.domain.model import ProfileReset
+
+    config = parse_config(PROFILES)
+    cases, chat = config.streams["cases"], config.streams["chat"]
+    assert (cases.profiles, cases.cost) == (("total", "hot"), 0)  # profiles only: no units
+    assert (chat.profiles, chat.cost) == (("hot",), 2)
+    profiles = config.agents[0].profiles
+    assert profiles["total"].reset is ProfileReset.END_OF_DAY and profiles["total"].limit == 3
+    hot = profiles["hot"]
+    assert (hot.limit, hot.reset, hot.blocking) == (4, ProfileReset.IMMEDIATE, False)
+    assert config.settings.custom_presences == {"lunch": Presence.AWAY}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "needle", "reason"),
+    [
+        (
+            "capacity_profile: [total, hot]",
+            "capacity_profile: [total, cold]",
+            "work_streams[0].capacity_profile[1]",
+            "cold",
+            "unknown capacity profile 'cold' (capacity_profiles: total, hot)",
+        ),
+        (
+            "capacity_profile: [total, hot]",
+            "capacity_profile: [hot, hot]",
+            "work_streams[0].capacity_profile",
+            "hot, hot",
+            "lists a capacity profile twice",
+        ),
+        (
+            "{id: hot, limit: 1}",
+            "{id: hot}",
+            "capacity_profiles[1]",
+            "{id: hot}",
+            "limit is required",
+        ),
+        (
+            "{id: hot, limit: 1}",
+            "{id: hot, limit: 0}",
+            "capacity_profiles[1].limit",
+            "limit: 0",
+            "at least 1",
+        ),
+        (
+            "limit: 3, reset: end_of_day",
+            "limit: 3, reset: weekly",
+            "capacity_profiles[0].reset",
+            "weekly",
+            "'weekly' is not one of immediate, end_of_day",
+        ),
+        (
+            "capacity_profiles: [total,",
+            "capacity_profiles: [tot,",
+            "agents[0].capacity_profiles[0]",
+            "tot,",
+            "unknown capacity profile 'tot'",
+        ),
+        (
+            "{lunch: away}",
+            "{lunch: inactive}",
+            "settings.custom_presences.lunch",
+            "lunch",
+            "set only by the engine",
+        ),
+        (
+            "{lunch: away}",
+            "{lunch: snacking}",
+            "settings.custom_presences.lunch",
+            "lunch",
+            "'snacking' is not one of",
+        ),
+        (
+            "custom_presences: {lunch: away}",
+            "timezone: Mars/Olympus",
+            "settings.timezone",
+            "Mars",
+            "unknown time zone 'Mars/Olympus'",
+        ),
+    ],
+)
+def test_bad_capacity_profiles_and_presences_are_refused(
+    old: str, new: str, key: str, needle: str, reason: str
+) -> None:
+    text = PROFILES.replace(old, new)
+    refused(text, key, line_of(text, needle), reason)
