@@ -209,12 +209,19 @@ class AgentActor(LoopActor):
 
     def _finish_round(self, finished: Round) -> None:
         self.round = None
-        taken = 0
+        taken = False
         for _, ticket, queue_id in sorted(finished.candidates, key=lambda c: c[0]):
-            taken += self._take_or_return(ticket, queue_id, announce=False)
+            if taken:
+                # Only the best is taken: the queue it came from may hold more work better
+                # than the other queues' proposals, which the next round will tell.
+                self.directory.queues[queue_id].tell(
+                    m.ProposalReturned(ticket, self.spec.id, self._view(), "a better one came")
+                )
+                continue
+            taken = self._take_or_return(ticket, queue_id, announce=False)
         # Each queue proposes one item per round: while rounds bring work and room is left,
         # ask again, so older waiting work fills the room before newer arrivals can.
-        again = self.round_again or taken > 0
+        again = self.round_again or taken
         self.round_again = False
         self._changed(gained_room=again)
 
