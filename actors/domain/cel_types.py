@@ -12,15 +12,18 @@ and only the conversions that runtime implements are accepted (`int("42")` is, `
 is not). Where a type is not known (`dyn`: the result of `dyn(x)`, an element of a mixed
 list) anything goes: the checker refuses only what cannot work whatever the values are.
 Missing values are not its business: `context.x` may be absent at run time, and `has()`
-tests for that.
+tests for that. One check is about values, not types, because it is as certain: a literal
+pattern given to `matches` must be one the runtime's regex engine accepts.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import cel
 from switchboard.actors.domain.cel_syntax import (
     Binary,
     Call,
@@ -570,7 +573,27 @@ def _text_test(node: Call, scope: _Scope) -> CelType:
             node.args[0].start,
             f"{node.function} takes text, but {scope.quote(node.args[0])} is {_a(argument)}",
         )
+    pattern = node.args[0]
+    if node.function == "matches" and isinstance(pattern, Literal):
+        problem = _pattern_problem(scope.source[pattern.start : pattern.end])
+        if problem:
+            raise scope.refuse(pattern.start, f"matches: not a valid pattern ({problem})")
     return BOOL
+
+
+def _pattern_problem(literal: str) -> str | None:
+    """What is wrong with a regular expression written as the CEL string `literal`, asked of
+    the runtime itself: its regex dialect (RE2-like: no look-around, no backreferences) is not
+    Python's, and a bad pattern would otherwise fail on every conversation."""
+    try:
+        cel.evaluate(f'"".matches({literal})')
+    except Exception as exc:
+        found = _REGEX_ERROR.search(str(exc))
+        return found.group(1) if found else str(exc).splitlines()[0]
+    return None
+
+
+_REGEX_ERROR = re.compile(r"^error: (.+?)\. Check function", re.M | re.S)
 
 
 def _size(node: Call, scope: _Scope) -> CelType:

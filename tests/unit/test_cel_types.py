@@ -54,6 +54,7 @@ VALID = [
     'context.product.startsWith("loan")',
     'context.product.endsWith("plus") && context.product.contains("-")',
     'context.region.matches("^eu-")',
+    'context.region.matches(r"^[a-z]{2}-\\w+$")',
     'priority >= 5 && !(context.x in ["a", "b"])',
     "int(context.amount) > 100",
     "uint(context.amount) >= 100u",
@@ -177,6 +178,9 @@ INVALID = [
      " with string(priority)", 1, 10),
     ("startsWith(context.language, 'e')", "startsWith is called on text", 1, 1),
     ("context.language.matches()", "matches takes 1 argument", 1, 18),
+    ('context.region.matches("(eu")', "matches: not a valid pattern (unclosed group)", 1, 24),
+    ('context.region.matches("(?!us)")', "not a valid pattern (look-around, including look-ahead"
+     " and look-behind, is not supported)", 1, 24),
     ("int(true) > 1", "int() takes one of double, int, string, uint, but true is a bool", 1, 1),
     ("string(context) == ''", "string() takes one of", 1, 1),
     ("bytes(1) == b''", "bytes() takes one of bytes, string, but 1 is an int", 1, 1),
