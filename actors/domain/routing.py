@@ -49,6 +49,7 @@ VARIABLES = frozenset(VARIABLE_TYPES)
 # CEL's standard functions and macros; operators (`_==_`, `@in`, ...) are always allowed.
 # Anything else would only fail when a conversation arrives, so it is refused at load. The
 # type checker knows these too; this list is what is checked if it cannot read a condition.
+# (No `bool`: the runtime does not have it, whatever the spec says.)
 FUNCTIONS = frozenset(
     {
         "size",
@@ -60,7 +61,6 @@ FUNCTIONS = frozenset(
         "uint",
         "double",
         "string",
-        "bool",
         "bytes",
         "has",
         "exists",
