@@ -18,12 +18,38 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import cel
+from switchboard.actors.domain.cel_syntax import Unreadable
+from switchboard.actors.domain.cel_types import (
+    INT,
+    STRING,
+    CelType,
+    CelTypeError,
+    check_condition,
+    map_of,
+    object_of,
+)
 from switchboard.actors.domain.model import WorkStream
 
-VARIABLES = frozenset({"context", "customer", "priority", "work_stream", "outputs"})
+# The variables as base_variables and Outputs.as_variable build them, so that conditions are
+# type-checked against what they will really see.
+VARIABLE_TYPES: dict[str, CelType] = {
+    "context": map_of(STRING, STRING),
+    "customer": object_of(id=STRING, attributes=map_of(STRING, STRING)),
+    "priority": INT,
+    "work_stream": STRING,
+    "outputs": object_of(
+        priority=INT,
+        severity=INT,
+        skills=map_of(STRING, INT),
+        attributes=map_of(STRING, STRING),
+    ),
+}
+VARIABLES = frozenset(VARIABLE_TYPES)
 
 # CEL's standard functions and macros; operators (`_==_`, `@in`, ...) are always allowed.
-# Anything else would only fail when a conversation arrives, so it is refused at load.
+# Anything else would only fail when a conversation arrives, so it is refused at load. The
+# type checker knows these too; this list is what is checked if it cannot read a condition.
+# (No `bool`: the runtime does not have it, whatever the spec says.)
 FUNCTIONS = frozenset(
     {
         "size",
@@ -35,7 +61,6 @@ FUNCTIONS = frozenset(
         "uint",
         "double",
         "string",
-        "bool",
         "bytes",
         "has",
         "exists",
@@ -101,6 +126,16 @@ def compile_condition(source: str) -> Condition:
         if match:
             raise ConditionError(match.group(3), int(match.group(1)), int(match.group(2))) from None
         raise ConditionError(str(exc)) from None
+    try:
+        check_condition(source, VARIABLE_TYPES)
+    except CelTypeError as exc:
+        raise ConditionError(exc.reason, exc.line, exc.column) from None
+    except Unreadable:
+        _check_names(program)  # the library's view, without types or positions
+    return Condition(source, program)
+
+
+def _check_names(program: cel.Program) -> None:
     unknown_functions = {
         name
         for name in program.functions()
@@ -114,7 +149,6 @@ def compile_condition(source: str) -> Condition:
         names = ", ".join(sorted(unknown))
         allowed = ", ".join(sorted(VARIABLES))
         raise ConditionError(f"unknown variable {names} (conditions may use {allowed})")
-    return Condition(source, program)
 
 
 @dataclass(frozen=True)

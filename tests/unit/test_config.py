@@ -563,6 +563,58 @@ def test_a_rule_using_an_unknown_variable_is_refused() -> None:
     )
 
 
+def test_a_route_rule_whose_types_cannot_work_is_refused() -> None:
+    text = with_stream_option(
+        "route:\n"
+        "      - {name: ok, when: 'context.language == \"en\"', queue: q1}\n"
+        "      - name: urgent\n"
+        "        when: 'priority == \"high\"'\n"
+        "        queue: q1"
+    )
+    error = refused(
+        text,
+        "work_streams[0].route[1].when",
+        line_of(text, "when: 'priority"),
+        "rule 'urgent'",
+        '== compares values of one type, but priority is an int and "high" is a string',
+        "at line 1, column 10",
+    )
+    assert "string(priority)" in error.reason  # what to write instead
+
+
+def test_a_classification_rule_whose_types_cannot_work_is_refused() -> None:
+    text = with_stream_option(
+        "classify:\n"
+        "      - ruleset: language\n"
+        "        rules:\n"
+        "          - name: english\n"
+        "            when: |\n"
+        "              has(context.language) &&\n"
+        "                context.language > 3\n"
+        "            set: {skills: {english: 1}}"
+    )
+    refused(
+        text,
+        "work_streams[0].classify[0].rules[0].when",
+        line_of(text, "when: |"),
+        "rule 'english'",
+        "context.language is a string and 3 is an int",
+        "int(context.language)",
+        "at line 2, column 20",
+    )
+
+
+def test_a_condition_that_is_not_true_or_false_is_refused() -> None:
+    text = with_stream_option("route:\n      - {name: sum, when: 'priority + 1', queue: q1}")
+    refused(
+        text,
+        "work_streams[0].route[0].when",
+        line_of(text, "name: sum"),
+        "rule 'sum'",
+        "a condition must give true or false, but priority + 1 gives an int",
+    )
+
+
 def test_a_rule_needs_a_name_a_condition_and_a_queue() -> None:
     text = with_stream_option("route:\n      - {name: r, when: 'true'}")
     refused(text, "work_streams[0].route[0]", line_of(text, "name: r"), "queue is required")
