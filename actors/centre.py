@@ -295,7 +295,9 @@ class Centre:
             offer_timeout_s=stream.offer_timeout_s,
             decline_limit=self.settings.decline_limit,
             wrap_up=stream.wrap_up,
-            profiles=stream.profiles,
+            profiles=stream.profiles
+            if outputs.capacity_profiles is None
+            else outputs.capacity_profiles,
             pick=stream.mode is DistributionMode.PICK,
             preferred=tuple(dict.fromkeys(preferred_agent_ids)),
         )

@@ -601,7 +601,11 @@ class _Reader:
         set_key = _join(key, "set")
         if "set" not in data:
             raise self.fail(key, f"rule {name!r}: set is required (what the rule decides)")
-        sets = self.mapping(data["set"], set_key, {"priority", "severity", "skills", "attributes"})
+        sets = self.mapping(
+            data["set"],
+            set_key,
+            {"priority", "severity", "skills", "attributes", "capacity_profile"},
+        )
         if not sets:
             raise self.fail(set_key, f"rule {name!r} sets nothing")
         skills = {}
@@ -635,6 +639,11 @@ class _Reader:
                 else None,
                 skills=frozen_map(skills),
                 attributes=frozen_map({k: str(v) for k, v in attributes.items()}),
+                capacity_profiles=self.profile_names(
+                    sets["capacity_profile"], _join(set_key, "capacity_profile")
+                )
+                if "capacity_profile" in sets
+                else None,
             ),
         )
 

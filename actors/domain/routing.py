@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import cel
 from switchboard.actors.domain.cel_syntax import Unreadable
 from switchboard.actors.domain.cel_types import (
+    list_of,
     INT,
     STRING,
     CelType,
@@ -42,6 +43,7 @@ VARIABLE_TYPES: dict[str, CelType] = {
         severity=INT,
         skills=map_of(STRING, INT),
         attributes=map_of(STRING, STRING),
+        capacity_profiles=list_of(STRING),
     ),
 }
 VARIABLES = frozenset(VARIABLE_TYPES)

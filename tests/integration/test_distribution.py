@@ -469,3 +469,26 @@ async def test_a_custom_presence_routes_as_its_base_and_is_shown_by_name(harness
         grpc.StatusCode.INVALID_ARGUMENT,
         "'lunch' is away",
     )
+
+
+async def test_classification_may_choose_the_capacity_profile(harness) -> None:
+    centre = await Centre.start(
+        harness,
+        centre_yaml(
+            streams="""  - id: cases
+    channel: chat
+    fallback_queue: q1
+    classify:
+      - ruleset: kind
+        rules:
+          - {name: escalation, when: 'context.kind == "escalation"', set: {capacity_profile: hot}}
+"""
+        ),
+    )
+    a2 = await centre.signin("a2")  # a2 has no capacity profiles
+    hot = (await centre.submit("cases", context={"kind": "escalation"})).conversation_id
+    plain = (await centre.submit("cases", context={"kind": "question"})).conversation_id
+    assert offers(a2) == [plain]
+    assert await centre.waiting("q1") == [hot]
+    conversation = await centre.conversation(hot)
+    assert "capacity profiles hot" in conversation.timeline[1].detail

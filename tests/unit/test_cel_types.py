@@ -33,7 +33,11 @@ CONTEXT = {
     "flag": "true",
 }
 OUTPUTS = Outputs(
-    priority=4, severity=1, skills=frozen_map({"english": 2}), attributes=frozen_map({"t": "g"})
+    priority=4,
+    severity=1,
+    skills=frozen_map({"english": 2}),
+    attributes=frozen_map({"t": "g"}),
+    capacity_profiles=("hot",),
 )
 
 
@@ -160,7 +164,7 @@ INVALID = [
      " a string; to look inside text use context.language.contains(...)", 1, 5),
     ("priority in priority", "in needs a list or a map on its right", 1, 10),
     ("has(outputs.tier)", "outputs has no field tier (its fields are priority, severity,"
-     " skills, attributes)", 1, 13),
+     " skills, attributes, capacity_profiles)", 1, 13),
     ('customer.attribute.tier == "x"', "customer has no field attribute (did you mean"
      " attributes? its fields are id, attributes)", 1, 10),
     ('customer["nope"] == "x"', "customer has no field nope", 1, 10),
