@@ -109,8 +109,8 @@ class AgentActor(LoopActor):
         match message:
             case m.Proposal(queue_id, queue_priority, ticket, round_id):
                 self._on_proposal(queue_id, queue_priority, ticket, round_id)
-            case m.Connect(link, presence, custom):
-                return self._connect(link, presence, custom)
+            case m.Connect(link, presence, custom, resume_after):
+                return self._connect(link, presence, custom, resume_after)
             case m.Disconnect(link):
                 self._disconnect(link)
             case m.SetPresence(presence, custom):
@@ -140,6 +140,10 @@ class AgentActor(LoopActor):
                     self._changed(gained_room=True)
             case m.WithdrawOffer(conversation_id, reason):
                 self._withdraw(conversation_id, reason)
+            case m.Reclaim(ticket, queue_id, state, since):
+                self._reclaim(ticket, queue_id, state, since)
+            case m.NumberFrom(sequence):
+                self.sequence = max(self.sequence, sequence)
             case m.DayStarts():
                 self._midnight = None
                 if self.counts.roll(self.clock.now()):
@@ -161,6 +165,7 @@ class AgentActor(LoopActor):
                 held = self.work.get(conversation_id)
                 if held is not None and held.state == "transferring":
                     held.state = "active"
+                    self._note(held.ticket.conversation_id)
             case m.TransferIn(ticket, queue_id, from_agent_id):
                 return self._transfer_in(ticket, queue_id, from_agent_id)
             case m.Park(conversation_id):
@@ -171,6 +176,7 @@ class AgentActor(LoopActor):
                 held = self.work.get(conversation_id)
                 if held is not None and held.state == "waiting":
                     del self.work[conversation_id]
+                    self._note(conversation_id)
                     self._push_update_if_changed()
             case m.GraceExpired(token):
                 if token == self._grace_token and self.link is None:
@@ -243,6 +249,7 @@ class AgentActor(LoopActor):
         cid = ticket.conversation_id
         held = Held(ticket, queue_id, "offered")
         self.work[cid] = held
+        self._note(cid)
         self.used += ticket.cost
         self._count(ticket)
         self.last_assigned_at = now
@@ -250,6 +257,7 @@ class AgentActor(LoopActor):
         log = self.log.bind(conversation_id=cid, queue_id=queue_id)
         if ticket.auto_accept:
             held.state = "active"
+            self._note(held.ticket.conversation_id)
             self._push(AssignmentEvent(ticket.work))
             log.info("agent.assigned", how="auto-accepted")
             if conversation is not None:
@@ -300,6 +308,7 @@ class AgentActor(LoopActor):
         held = self._offered(conversation_id)
         self._cancel_timer(held)
         held.state = "active"
+        self._note(held.ticket.conversation_id)
         self.log.info("agent.accepted", conversation_id=conversation_id, queue_id=held.queue_id)
         conversation = self.directory.conversations.get(conversation_id)
         if conversation is not None:
@@ -314,6 +323,7 @@ class AgentActor(LoopActor):
         cid = held.ticket.conversation_id
         self._cancel_timer(held)
         del self.work[cid]
+        self._note(cid)
         self.used -= held.ticket.cost
         self.counts.give_back(held.ticket.profiles, released_only=False)
         self.log.info("agent.declined", conversation_id=cid, queue_id=held.queue_id, reason=reason)
@@ -330,6 +340,7 @@ class AgentActor(LoopActor):
     def _end(self, held: Held, by: str) -> ConversationState:
         cid = held.ticket.conversation_id
         held.state = "wrap_up"
+        self._note(held.ticket.conversation_id)
         wrap_up = held.ticket.wrap_up
         self.log.info("agent.wrap_up", conversation_id=cid, ended_by=by)
         if by == "agent":
@@ -356,6 +367,7 @@ class AgentActor(LoopActor):
         cid = held.ticket.conversation_id
         self._cancel_timer(held)
         del self.work[cid]
+        self._note(cid)
         if held.holds_capacity:
             self._release(held)
         self.log.info("agent.closed", conversation_id=cid)
@@ -368,6 +380,7 @@ class AgentActor(LoopActor):
     def _withdraw(self, conversation_id: str, reason: str) -> None:
         """The conversation is gone (abandoned, auto-closed): free whatever it held."""
         held = self.work.pop(conversation_id, None)
+        self._note(conversation_id)
         if held is None:
             return
         self._cancel_timer(held)
@@ -390,6 +403,49 @@ class AgentActor(LoopActor):
         self.used -= held.ticket.cost
         self.counts.give_back(held.ticket.profiles, released_only=True)
         self.last_released_at = self.clock.now()
+
+    def _note(self, conversation_id: str) -> None:
+        """Journal what the agent now has of this conversation, before the desktop hears of
+        it: after a crash the journal's word on who holds what is the agent's."""
+        held = self.work.get(conversation_id)
+        if held is None:
+            self.directory.journal.let_go(conversation_id)
+            return
+        state = "active" if held.state == "transferring" else held.state
+        self.directory.journal.holding(self.spec.id, conversation_id, state, self.clock.now())
+
+    def _reclaim(self, ticket: Ticket, queue_id: str, state: str, since: float) -> None:
+        """After a restart: work the journal says this agent held. The desktop is not
+        connected yet, so the reconnect grace period runs from now."""
+        cid = ticket.conversation_id
+        held = Held(ticket, queue_id, state, holds_capacity=False)
+        self.work[cid] = held
+        wrap_up = ticket.wrap_up
+        now = self.clock.now()
+        if state == "active" or (
+            state == "wrap_up" and (wrap_up.blocks_until_close or since + wrap_up.seconds > now)
+        ):
+            held.holds_capacity = True
+            self.used += ticket.cost
+            self.counts.take(ticket.profiles, immediate_only=True)
+        if state == "wrap_up" and held.holds_capacity and not wrap_up.blocks_until_close:
+            held.token = self._next_token()
+            held.timer = tell_later(
+                self.clock,
+                since + wrap_up.seconds,
+                self.actor_ref,
+                m.WrapUpBlockExpired(cid, held.token),
+            )
+        self.log.info("agent.reclaimed", conversation_id=cid, state=state)
+        if self.link is None and self._grace_token == 0:
+            self._grace_token += 1
+            tell_later(
+                self.clock,
+                now + self.directory.settings.reconnect_grace_s,
+                self.actor_ref,
+                m.GraceExpired(self._grace_token),
+            )
+        self._changed(gained_room=False)
 
     def _count(self, ticket: Ticket) -> None:
         if ticket.profiles:
@@ -428,6 +484,7 @@ class AgentActor(LoopActor):
         """Forget held work, releasing what it held."""
         self._cancel_timer(held)
         del self.work[held.ticket.conversation_id]
+        self._note(held.ticket.conversation_id)
         if held.holds_capacity:
             self._release(held)
 
@@ -454,6 +511,7 @@ class AgentActor(LoopActor):
         if why_not is not None:
             raise FailedPrecondition(f"agent {self.spec.id} cannot take it: {why_not}")
         self.work[cid] = Held(ticket, queue_id, "active")
+        self._note(cid)
         self.used += ticket.cost
         self._count(ticket)
         self.last_assigned_at = self.clock.now()
@@ -468,6 +526,7 @@ class AgentActor(LoopActor):
                 f"conversation {cid} is a voice call: only asynchronous work can be parked"
             )
         held.state = "waiting"
+        self._note(held.ticket.conversation_id)
         self._release(held)
         self.log.info("agent.parked", conversation_id=cid)
         conversation = self.directory.conversations.get(cid)
@@ -496,6 +555,7 @@ class AgentActor(LoopActor):
                 "is at its limit"
             )
         held.state = "active"
+        self._note(held.ticket.conversation_id)
         held.holds_capacity = True
         self.used += ticket.cost
         self.counts.take(ticket.profiles, immediate_only=True)  # the day counted it already
@@ -527,6 +587,7 @@ class AgentActor(LoopActor):
         note = self._over_limits(ticket)
         cid = ticket.conversation_id
         self.work[cid] = Held(ticket, queue_id, "active")
+        self._note(cid)
         self.used += ticket.cost
         self._count(ticket)
         self.last_assigned_at = self.clock.now()
@@ -579,23 +640,39 @@ class AgentActor(LoopActor):
 
     # --- presence and connection -----------------------------------------------------
 
-    def _connect(self, link: DesktopLink, presence: Presence | None, custom: str = "") -> Presence:
+    def _connect(
+        self,
+        link: DesktopLink,
+        presence: Presence | None,
+        custom: str = "",
+        resume_after: int | None = None,
+    ) -> tuple[Presence, int]:
+        """Attach the desktop. Returns the presence and the number of the last message
+        before this connection: a resuming desktop is sent what it missed up to there
+        (from the journal), and everything after goes through the link."""
         if presence is not None:
             _check_settable(presence)  # before anything changes: a refused connect is a no-op
+        if resume_after is not None and resume_after > self.sequence:
+            raise InvalidArgument(
+                f"resume_after_sequence {resume_after} is ahead of the last message sent to "
+                f"agent {self.spec.id} ({self.sequence})"
+            )
+        before = self.sequence
         if self.link is not None:
             self.link.close("replaced by a newer connection")
         self.link = link
         self._grace_token += 1  # back in time: the grace period ends here
-        self.log.info("agent.connected")
-        self._last_update = None  # a new desktop starts from the full picture
+        self.log.info("agent.connected", resume_after=resume_after)
+        if resume_after is None:
+            self._last_update = None  # a new desktop starts from the full picture
         if presence is None and self.presence_before_drop is not None:
             # Reconnected within the grace period: as they were.
             presence, custom = self.presence_before_drop, self.custom_before_drop
         self.presence_before_drop = None
         if presence is not None:
-            return self._set_presence(presence, custom)
+            return self._set_presence(presence, custom), before
         self._push_update_if_changed()
-        return self.presence
+        return self.presence, before
 
     def _disconnect(self, link: DesktopLink) -> None:
         if link is not self.link:
@@ -626,6 +703,7 @@ class AgentActor(LoopActor):
         for cid, held in list(self.work.items()):
             self._cancel_timer(held)
             del self.work[cid]
+            self._note(cid)
             if held.holds_capacity:
                 self._release(held)
             conversation = self.directory.conversations.get(cid)
@@ -705,12 +783,15 @@ class AgentActor(LoopActor):
         )
 
     def _push(self, event: object) -> None:
+        """Number the event and journal it, then send it if a desktop is connected. Numbered
+        even while none is, so that a desktop resuming its stream gets what it missed."""
         if isinstance(event, AgentUpdateEvent):
             self._last_update = event
-        if self.link is None:
-            return
         self.sequence += 1
-        self.link.send(Envelope(self.sequence, self.clock.now(), event))
+        envelope = Envelope(self.sequence, self.clock.now(), event)
+        self.directory.journal.pushed(self.spec.id, envelope)
+        if self.link is not None:
+            self.link.send(envelope)
 
     def _cancel_timer(self, held: Held) -> None:
         if held.timer is not None:

@@ -12,7 +12,7 @@ import dataclasses
 import itertools
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -21,10 +21,11 @@ import structlog
 from switchboard.actors import messages as m
 from switchboard.actors.agent import AgentActor, AgentSnapshot
 from switchboard.actors.conversation import ConversationActor, ConversationSnapshot, TimelineEntry
-from switchboard.actors.desktop_link import DesktopLink, PushCounter
+from switchboard.actors.desktop_link import DesktopLink, Envelope, PushCounter
 from switchboard.actors.domain.classification import classify
 from switchboard.actors.domain.model import (
     AgentSpec,
+    DEFAULT_AUTO_CLOSE,
     QUEUE_TYPE_OF_CHANNEL,
     AgentView,
     ConversationState,
@@ -43,6 +44,7 @@ from switchboard.actors.domain.routing import SplitCounter, decide_queue, route_
 from switchboard.actors.errors import FailedPrecondition, InvalidArgument, NotFound
 from switchboard.actors.gateway_watch import ConversationEvent, GatewayWatch
 from switchboard.actors.queue import QueueActor, QueueSnapshot
+from switchboard.actors.recovery import OpenConversation, Saved, SubmitKey
 
 log = structlog.get_logger("switchboard.centre")
 
@@ -53,16 +55,72 @@ MAX_PREFERRED_AGENTS = 3  # per customer, best first (SPEC.md, "Conversation lif
 
 
 class Journal(Protocol):
+    """Where the engine's changes go to survive a restart (server/storage.py)."""
+
     def record(self, conversation_id: str, entry: TimelineEntry) -> None: ...
+
+    def saved(
+        self,
+        ticket: Ticket,
+        state: ConversationState,
+        agent_id: str,
+        offer_pending: bool,
+        since: float,
+    ) -> None: ...
 
     def closed(self, snapshot: ConversationSnapshot) -> None: ...
 
+    def agent_provisioned(self, spec: AgentSpec) -> None: ...
+
+    def key_used(self, key: str, used: SubmitKey, at: float) -> None: ...
+
+    def pushed(self, agent_id: str, envelope: Envelope) -> None: ...
+
+    def holding(self, agent_id: str, conversation_id: str, state: str, since: float) -> None: ...
+
+    def let_go(self, conversation_id: str) -> None: ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None: ...
+
+    async def synced(self) -> None: ...
+
+    def clock_moved(self, now: float) -> None: ...
+
 
 class NullJournal:
+    """Keeps nothing: for engines that need not survive a restart (tests, benchmarks)."""
+
     def record(self, conversation_id: str, entry: TimelineEntry) -> None:
         pass
 
+    def saved(self, *args: object) -> None:
+        pass
+
     def closed(self, snapshot: ConversationSnapshot) -> None:
+        pass
+
+    def agent_provisioned(self, spec: AgentSpec) -> None:
+        pass
+
+    def key_used(self, key: str, used: SubmitKey, at: float) -> None:
+        pass
+
+    def pushed(self, agent_id: str, envelope: Envelope) -> None:
+        pass
+
+    def holding(self, agent_id: str, conversation_id: str, state: str, since: float) -> None:
+        pass
+
+    def let_go(self, conversation_id: str) -> None:
+        pass
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        callback()
+
+    async def synced(self) -> None:
+        pass
+
+    def clock_moved(self, now: float) -> None:
         pass
 
 
@@ -93,6 +151,7 @@ class Centre:
         self.queue_estimate: dict[str, float] = dict.fromkeys(self.queue_specs, 0.0)
         self.splits = SplitCounter()
         self.watchers: set[GatewayWatch] = set()
+        self.keys: dict[str, SubmitKey] = {}  # gateways' idempotency keys
         self._seq = itertools.count(1)
         for spec in queues:
             self.queues[spec.id] = QueueActor.start(spec, self.receiving, self)
@@ -199,6 +258,10 @@ class Centre:
             _check_id("skill name", skill)
             if not 0 <= rating <= 10:
                 raise InvalidArgument(f"skill {skill!r}: rating {rating} is outside 0..10")
+        # Kept in the journal, so that a restart brings the agent back as provisioned.
+        self.journal.agent_provisioned(
+            AgentSpec(agent_id, name or agent_id, capacity, frozen_map(skills), queue_ids)
+        )
         if agent_id not in self.agents:
             spec = AgentSpec(agent_id, name or agent_id, capacity, frozen_map(skills), queue_ids)
             self._start_agent(spec)
@@ -219,7 +282,7 @@ class Centre:
             raise NotFound(f"unknown queue {queue_id!r}") from None
 
     def new_link(self, agent_id: str) -> DesktopLink:
-        return DesktopLink(agent_id, self.pushes)
+        return DesktopLink(agent_id, self.pushes, self.journal.after_commit)
 
     async def agent_snapshot(self, agent_id: str) -> AgentSnapshot:
         return await self.agent(agent_id).ask(m.AgentSnapshotRequest(), block=False)
@@ -239,8 +302,23 @@ class Centre:
         priority: int = 0,
         required_skills: Mapping | None = None,
         preferred_agent_ids: tuple[str, ...] = (),
+        client_key: str = "",
     ) -> tuple[str, str]:
-        """Route new work and start its conversation; returns (conversation id, queue id)."""
+        """Route new work and start its conversation; returns (conversation id, queue id).
+
+        With a `client_key` already used, nothing is created: the first submit's answer is
+        returned (a gateway retrying after a lost answer must not queue the customer twice).
+        """
+        if client_key:
+            used = self.keys.get(client_key)
+            if used is not None:
+                if (used.work_stream_id, used.customer_id) != (stream_id, customer_id):
+                    raise FailedPrecondition(
+                        f"client_key {client_key!r} was used for work stream "
+                        f"{used.work_stream_id!r}, customer {used.customer_id!r}; a retry must "
+                        "repeat the request, and new work needs a new key"
+                    )
+                return used.conversation_id, used.queue_id
         stream = self.streams.get(stream_id)
         if stream is None:
             raise NotFound(
@@ -301,10 +379,74 @@ class Centre:
             pick=stream.mode is DistributionMode.PICK,
             preferred=tuple(dict.fromkeys(preferred_agent_ids)),
         )
+        # Journalled before the answer can go out (the gateway waits for the commit).
+        self.journal.saved(ticket, ConversationState.OPEN, "", False, now)
+        if client_key:
+            used = SubmitKey(stream_id, customer_id, conversation_id, decision.queue_id)
+            self.keys[client_key] = used
+            self.journal.key_used(client_key, used, now)
         ref = ConversationActor.start(ticket, stream, self)
         self.conversations[conversation_id] = ref
         ref.tell(m.Start(decision.trace, decision.rule, classification.trace))
         return conversation_id, decision.queue_id
+
+    # --- after a restart -------------------------------------------------------------
+
+    def recover(self, saved: Saved) -> dict[str, int]:
+        """Put back what the journal holds: agents provisioned through the API, submit
+        keys, desktop sequence numbers, and every open conversation where it was — queued
+        work in its place with its age, offered work back in its queue, held work with its
+        agent (capacity included; the agent is Offline with the grace period running).
+        Returns how many conversations went where."""
+        self.keys.update(saved.keys)
+        for spec in saved.agents:
+            self.upsert_agent(spec.id, spec.name, spec.capacity, spec.skills, spec.queue_ids)
+        for agent_id, sequence in saved.sequences.items():
+            if agent_id in self.agents:
+                self.agents[agent_id].tell(m.NumberFrom(sequence))
+        counts: dict[str, int] = {}
+        last_seq = 0
+        for open_conversation in sorted(saved.conversations, key=lambda c: c.ticket.seq):
+            where = self._restore(open_conversation, saved.holdings.get(
+                open_conversation.ticket.conversation_id
+            ))
+            counts[where] = counts.get(where, 0) + 1
+            last_seq = max(last_seq, open_conversation.ticket.seq)
+        self._seq = itertools.count(last_seq + 1)
+        return counts
+
+    def _restore(
+        self, saved: OpenConversation, holding: tuple[str, str, float] | None
+    ) -> str:
+        ticket = saved.ticket
+        stream = self.streams.get(ticket.work.stream_id) or _stand_in_stream(ticket)
+        queue_id = self._queue_for(ticket, stream)
+        if queue_id != ticket.work.queue_id:
+            ticket.work = dataclasses.replace(ticket.work, queue_id=queue_id)
+        agent_id, held_state, since = holding or ("", "", saved.since)
+        if agent_id and agent_id in self.agents and held_state in _HELD_STATES:
+            state, where = _HELD_STATES[held_state], held_state
+            self.agents[agent_id].tell(m.Reclaim(ticket, queue_id, held_state, since))
+        elif saved.state is ConversationState.WRAP_UP:
+            state, where, agent_id = ConversationState.CLOSED, "closed", saved.agent_id
+        elif saved.state is ConversationState.WAITING:
+            state, where, agent_id = ConversationState.WAITING, "waiting", ""
+        else:
+            state, where, agent_id = ConversationState.OPEN, "queued", ""
+        ref = ConversationActor.start(ticket, stream, self)
+        self.conversations[ticket.conversation_id] = ref
+        ref.tell(m.Recover(state, agent_id, since, saved.timeline, saved.offer_pending))
+        return where
+
+    def _queue_for(self, ticket: Ticket, stream: WorkStream) -> str:
+        """Its queue, or (when a new configuration dropped it) one of the same type."""
+        if ticket.work.queue_id in self.queues:
+            return ticket.work.queue_id
+        if stream.fallback_queue_id in self.queues:
+            return stream.fallback_queue_id
+        needed = QUEUE_TYPE_OF_CHANNEL[ticket.work.channel]
+        same_type = [q for q, spec in self.queue_specs.items() if spec.type is needed]
+        return (same_type or list(self.queues))[0]
 
     def _overflowing(self, queue_id: str, now: float) -> bool:
         spec = self.queue_specs[queue_id]
@@ -444,6 +586,35 @@ class Centre:
         for ref in [*self.agents.values(), *self.queues.values()]:
             ref.tell(pykka.messages._ActorStop())
         self.conversations.clear()
+
+
+# What an agent's journalled holding becomes for the conversation.
+_HELD_STATES = {
+    "active": ConversationState.ACTIVE,
+    "wrap_up": ConversationState.WRAP_UP,
+    "waiting": ConversationState.WAITING,
+}
+
+
+def _stand_in_stream(ticket: Ticket) -> WorkStream:
+    """For open work whose work stream a new configuration dropped: the rules it was
+    submitted under, as far as the ticket carries them."""
+    channel = ticket.work.channel
+    return WorkStream(
+        id=ticket.work.stream_id,
+        channel=channel,
+        mode=DistributionMode.PICK if ticket.pick else DistributionMode.PUSH,
+        cost=ticket.cost,
+        allowed_presences=ticket.allowed_presences,
+        offer_timeout_s=ticket.offer_timeout_s,
+        auto_accept=ticket.auto_accept,
+        skill_matching=ticket.skill_matching,
+        wrap_up=ticket.wrap_up,
+        auto_close=frozen_map(DEFAULT_AUTO_CLOSE[channel]),
+        route_rules=(),
+        fallback_queue_id=ticket.work.queue_id,
+        profiles=ticket.profiles,
+    )
 
 
 def _check_id(what: str, value: str) -> None:

@@ -73,6 +73,7 @@ class ConversationActor(LoopActor):
         self._timer: object | None = None
         self._transfers = 0
         self._token = 0
+        self.since = self.clock.now()  # when it entered its state
 
     @property
     def log(self) -> Any:
@@ -120,6 +121,8 @@ class ConversationActor(LoopActor):
                 return self._customer_ends()
             case m.Overflowed(queue_id, rule, why):
                 self._overflowed(queue_id, rule, why)
+            case m.Recover(state, agent_id, since, timeline, was_offered):
+                self._recover(state, agent_id, since, timeline, was_offered)
             case m.StateTimeout(token):
                 if token == self._token:
                     self._timed_out()
@@ -148,6 +151,39 @@ class ConversationActor(LoopActor):
         self._arm_timer()
         self.directory.queues[work.queue_id].tell(m.Enqueue(self.ticket))
         self.log.info("conversation.queued", work_stream_id=work.stream_id)
+
+    def _recover(
+        self,
+        state: ConversationState,
+        agent_id: str,
+        since: float,
+        timeline: tuple,
+        was_offered: bool,
+    ) -> None:
+        """Back after a restart, where the journal says it was."""
+        self.timeline = list(timeline)
+        self.since = since
+        work = self.ticket.work
+        if state is S.CLOSED:
+            # Its agent had closed it; the crash came before the conversation heard.
+            self.state, self.agent_id = S.WRAP_UP, agent_id
+            self._close(CLOSED_BY_AGENT, Event.CLOSE, "closed by the agent (before a restart)")
+            return
+        self.state, self.agent_id = state, agent_id
+        if state is S.OPEN:
+            why = " (the offer ringing then was withdrawn)" if was_offered else ""
+            self._record(
+                "recovered",
+                f"server restarted: back in its place in queue {work.queue_id}{why}",
+                queue_id=work.queue_id,
+            )
+            self.directory.queues[work.queue_id].tell(m.Enqueue(self.ticket, returning=True))
+        else:
+            holder = f" with {agent_id}" if agent_id else ""
+            self._record(
+                "recovered", f"server restarted: {state.value}{holder}", agent_id=agent_id
+            )
+        self._arm_timer()
 
     def _offered(self, agent_id: str, expires_at: float) -> None:
         if self.state is not S.OPEN:
@@ -343,6 +379,7 @@ class ConversationActor(LoopActor):
         except IllegalTransition as exc:
             self.log.warning("conversation.illegal_transition", detail=str(exc))
             return
+        self.since = self.clock.now()
         self._record(kind, detail, agent_id=agent_id)
         self._arm_timer()
         self.log.info(f"conversation.{kind}", state=self.state.value, agent_id=agent_id)
@@ -353,6 +390,7 @@ class ConversationActor(LoopActor):
         return self.stream.auto_close.get(state, 0.0)
 
     def _arm_timer(self) -> None:
+        """The auto-close timer of the state, counted from when the state began."""
         if self._timer is not None:
             self._timer.cancel()  # type: ignore[attr-defined]
             self._timer = None
@@ -360,13 +398,17 @@ class ConversationActor(LoopActor):
         seconds = self._timeout_for(self.state)
         if seconds > 0 and self.state is not S.CLOSED:
             token = self._token
-            self._timer = tell_later(
-                self.clock, self.clock.now() + seconds, self.actor_ref, m.StateTimeout(token)
-            )
+            due = max(self.since + seconds, self.clock.now())
+            self._timer = tell_later(self.clock, due, self.actor_ref, m.StateTimeout(token))
 
     def _record(self, kind: str, detail: str, queue_id: str = "", agent_id: str = "") -> None:
         entry = TimelineEntry(self.clock.now(), kind, detail, queue_id or "", agent_id)
         self.timeline.append(entry)
+        if self.state is not S.CLOSED:
+            # Where it is now, so that a restart puts it back there.
+            self.directory.journal.saved(
+                self.ticket, self.state, self.agent_id, self.offer_pending, self.since
+            )
         self.directory.journal.record(self.cid, entry)
         if self.directory.watchers and kind in GATEWAY_KINDS:
             work = self.ticket.work

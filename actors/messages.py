@@ -122,9 +122,12 @@ class Proposal:
 
 @dataclass(slots=True)
 class Connect:
+    """Asked: a desktop connected. Answers (presence, last sequence number before it)."""
+
     link: Any  # DesktopLink
     presence: Presence | None
     custom: str = ""  # a custom presence name, whose base is `presence`
+    resume_after: int | None = None  # the last message the desktop saw, to resume after
 
 
 @dataclass(slots=True)
@@ -181,6 +184,24 @@ class OfferExpired:
 class WrapUpBlockExpired:
     conversation_id: str
     token: int
+
+
+@dataclass(slots=True)
+class Reclaim:
+    """After a restart: the journal says this agent held `ticket` ("active", "wrap_up" or
+    "waiting") since `since`."""
+
+    ticket: Ticket
+    queue_id: str
+    state: str
+    since: float
+
+
+@dataclass(slots=True)
+class NumberFrom:
+    """After a restart: the last desktop message this agent pushed had this number."""
+
+    sequence: int
 
 
 @dataclass(slots=True)
@@ -378,6 +399,18 @@ class CustomerAbandons:
 @dataclass(slots=True)
 class CustomerEnds:
     pass
+
+
+@dataclass(slots=True)
+class Recover:
+    """After a restart: the conversation was in `state` since `since` (with `agent_id`
+    holding or having parked it); its timeline so far is `timeline`."""
+
+    state: Any  # ConversationState
+    agent_id: str
+    since: float
+    timeline: tuple
+    was_offered: bool
 
 
 @dataclass(slots=True)

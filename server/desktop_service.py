@@ -11,11 +11,11 @@ from switchboard.actors import messages as m
 from switchboard.actors.centre import Centre
 from switchboard.actors.desktop_link import DesktopLink
 from switchboard.actors.domain.model import ConversationState, Presence
-from switchboard.actors.errors import InvalidArgument
+from switchboard.actors.errors import FailedPrecondition, InvalidArgument
 from switchboard.server import translate, validation
 from switchboard.server.errors import streaming, unary
 from switchboard.server.lookups import open_conversation
-from switchboard.server.storage import Storage
+from switchboard.server.storage import KEPT_DESKTOP_MESSAGES, Storage
 from switchboard.v1 import common_pb2, desktop_pb2, desktop_pb2_grpc
 
 log = structlog.get_logger("switchboard.desktop")
@@ -35,9 +35,24 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
         presence, custom = None, ""
         if request.presence != common_pb2.PRESENCE_UNSPECIFIED or request.custom_presence:
             presence, custom = self._chosen_presence(request)
+        resume_after = (
+            request.resume_after_sequence if request.HasField("resume_after_sequence") else None
+        )
         link = self.centre.new_link(agent_id)
         try:
-            await agent.ask(m.Connect(link, presence, custom), block=False)
+            _, before = await agent.ask(
+                m.Connect(link, presence, custom, resume_after), block=False
+            )
+            if resume_after is not None and resume_after < before:
+                missed = await self.storage.desktop_messages(agent_id, resume_after, before)
+                if len(missed) < before - resume_after:
+                    raise FailedPrecondition(
+                        f"messages after {resume_after} are no longer kept for agent "
+                        f"{agent_id} (only the last {KEPT_DESKTOP_MESSAGES}); connect without "
+                        "resume_after_sequence to start from the agent's full state"
+                    )
+                for message in missed:
+                    yield desktop_pb2.ConnectResponse.FromString(message)
             while True:
                 item = await link.outbox.get()
                 if item is DesktopLink.CLOSE:

@@ -39,6 +39,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
                 validation.require_id(f"preferred_agent_ids[{i}]", agent_id)
                 for i, agent_id in enumerate(request.preferred_agent_ids)
             ),
+            client_key=validation.optional_id("client_key", request.client_key),
         )
         return gateway_pb2.SubmitWorkResponse(
             conversation_id=conversation_id,

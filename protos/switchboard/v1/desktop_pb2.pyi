@@ -11,14 +11,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ConnectRequest(_message.Message):
-    __slots__ = ("agent_id", "presence", "custom_presence")
+    __slots__ = ("agent_id", "presence", "custom_presence", "resume_after_sequence")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     PRESENCE_FIELD_NUMBER: _ClassVar[int]
     CUSTOM_PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    RESUME_AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     presence: _common_pb2.Presence
     custom_presence: str
-    def __init__(self, agent_id: _Optional[str] = ..., presence: _Optional[_Union[_common_pb2.Presence, str]] = ..., custom_presence: _Optional[str] = ...) -> None: ...
+    resume_after_sequence: int
+    def __init__(self, agent_id: _Optional[str] = ..., presence: _Optional[_Union[_common_pb2.Presence, str]] = ..., custom_presence: _Optional[str] = ..., resume_after_sequence: _Optional[int] = ...) -> None: ...
 
 class ConnectResponse(_message.Message):
     __slots__ = ("sequence", "at", "offer", "assignment", "offer_withdrawn", "conversation_update", "agent_update")

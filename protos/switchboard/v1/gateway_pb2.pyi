@@ -37,7 +37,7 @@ class WatchConversationsResponse(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ..., work_stream_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.ConversationState, str]] = ..., kind: _Optional[str] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., queue_id: _Optional[str] = ...) -> None: ...
 
 class SubmitWorkRequest(_message.Message):
-    __slots__ = ("work_stream_id", "customer", "context", "priority", "required_skills", "preferred_agent_ids")
+    __slots__ = ("work_stream_id", "customer", "context", "priority", "required_skills", "preferred_agent_ids", "client_key")
     class ContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -58,13 +58,15 @@ class SubmitWorkRequest(_message.Message):
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     REQUIRED_SKILLS_FIELD_NUMBER: _ClassVar[int]
     PREFERRED_AGENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_KEY_FIELD_NUMBER: _ClassVar[int]
     work_stream_id: str
     customer: _common_pb2.Customer
     context: _containers.ScalarMap[str, str]
     priority: int
     required_skills: _containers.ScalarMap[str, int]
     preferred_agent_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, work_stream_id: _Optional[str] = ..., customer: _Optional[_Union[_common_pb2.Customer, _Mapping]] = ..., context: _Optional[_Mapping[str, str]] = ..., priority: _Optional[int] = ..., required_skills: _Optional[_Mapping[str, int]] = ..., preferred_agent_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    client_key: str
+    def __init__(self, work_stream_id: _Optional[str] = ..., customer: _Optional[_Union[_common_pb2.Customer, _Mapping]] = ..., context: _Optional[_Mapping[str, str]] = ..., priority: _Optional[int] = ..., required_skills: _Optional[_Mapping[str, int]] = ..., preferred_agent_ids: _Optional[_Iterable[str]] = ..., client_key: _Optional[str] = ...) -> None: ...
 
 class SubmitWorkResponse(_message.Message):
     __slots__ = ("conversation_id", "queue_id", "state")
