@@ -663,8 +663,9 @@ class AgentActor(LoopActor):
         self.link = link
         self._grace_token += 1  # back in time: the grace period ends here
         self.log.info("agent.connected", resume_after=resume_after)
-        if resume_after is None:
-            self._last_update = None  # a new desktop starts from the full picture
+        # A new desktop starts from the full picture; a resumed one gets what it missed and
+        # then where things stand, so that every connection starts with a message.
+        self._last_update = None
         if presence is None and self.presence_before_drop is not None:
             # Reconnected within the grace period: as they were.
             presence, custom = self.presence_before_drop, self.custom_before_drop

@@ -72,9 +72,20 @@ class Desktop:
         self._first = asyncio.Event()
         self._hung_up = False
 
-    async def connect(self, presence: int = common_pb2.PRESENCE_UNSPECIFIED) -> None:
-        """Open the stream and return once the server has sent the first message on it."""
+    async def connect(
+        self, presence: int = common_pb2.PRESENCE_UNSPECIFIED, *, resume: bool = False
+    ) -> None:
+        """Open the stream and return once the server has sent the first message on it.
+
+        `resume`: carry on after the last message this desktop received (the server sends
+        what it missed, once, in order, then the agent's state as it is now).
+        """
         request = desktop_pb2.ConnectRequest(agent_id=self.agent_id, presence=presence)
+        if resume:
+            request.resume_after_sequence = self.last_sequence
+        self._hung_up = False
+        self.ended = None
+        self._first = asyncio.Event()
         self._call = self.connection.desktop.Connect(request)
         self._reader = asyncio.create_task(self._read(), name=f"desktop-{self.agent_id}")
         first = asyncio.create_task(self._first.wait())
