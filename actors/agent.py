@@ -65,6 +65,8 @@ class Held:
     holds_capacity: bool = True
     timer: object | None = None
     token: int = 0
+    day: object = None  # the day its end-of-day capacity profiles counted it
+    ended_meanwhile: bool = False  # the customer ended it while it was being transferred
 
 
 @dataclass(slots=True)
@@ -131,6 +133,8 @@ class AgentActor(LoopActor):
                 held = self.work.get(conversation_id)
                 if held is not None and held.state == "active":
                     self._end(held, by="customer")
+                elif held is not None and held.state == "transferring":
+                    held.ended_meanwhile = True  # whoever keeps it wraps it up
             case m.AgentCloses(conversation_id):
                 self._close(self._held(conversation_id, "wrap_up", "close"))
             case m.WrapUpBlockExpired(conversation_id, token):
@@ -144,6 +148,12 @@ class AgentActor(LoopActor):
                 self._reclaim(ticket, queue_id, state, since)
             case m.NumberFrom(sequence):
                 self.sequence = max(self.sequence, sequence)
+            case m.ZoneChanged(zone):
+                self.counts.move_to(zone, self.clock.now())
+                if self._midnight is not None:
+                    self._midnight.cancel()  # type: ignore[attr-defined]
+                    self._midnight = None
+                self._arm_midnight()
             case m.DayStarts():
                 self._midnight = None
                 if self.counts.roll(self.clock.now()):
@@ -166,6 +176,10 @@ class AgentActor(LoopActor):
                 if held is not None and held.state == "transferring":
                     held.state = "active"
                     self._note(held.ticket.conversation_id)
+                    if held.ended_meanwhile:
+                        self._end(held, by="customer")
+            case m.ResumeRefused(conversation_id):
+                self._resume_refused(conversation_id)
             case m.TransferIn(ticket, queue_id, from_agent_id):
                 return self._transfer_in(ticket, queue_id, from_agent_id)
             case m.Park(conversation_id):
@@ -234,6 +248,10 @@ class AgentActor(LoopActor):
     def _take_or_return(self, ticket: Ticket, queue_id: str, *, announce: bool = True) -> bool:
         """Take the proposed work if it still fits, else hand it back; True if taken."""
         reason = why_not_eligible(self._view(), ticket)
+        if ticket.conversation_id in self.work:
+            # It came back to the queue while this agent still has it (a resume racing the
+            # customer's message): the agent's copy is settled first.
+            reason = "already holds it"
         queue = self.directory.queues[queue_id]
         if reason is not None:
             queue.tell(m.ProposalReturned(ticket, self.spec.id, self._view(), reason))
@@ -325,7 +343,7 @@ class AgentActor(LoopActor):
         del self.work[cid]
         self._note(cid)
         self.used -= held.ticket.cost
-        self.counts.give_back(held.ticket.profiles, released_only=False)
+        self.counts.give_back(held.ticket.profiles, released_only=False, counted_on=held.day)
         self.log.info("agent.declined", conversation_id=cid, queue_id=held.queue_id, reason=reason)
         self._push(OfferWithdrawnEvent(cid, reason))
         conversation = self.directory.conversations.get(cid)
@@ -388,7 +406,7 @@ class AgentActor(LoopActor):
             # It never happened: the offer gives back everything it counted.
             held.holds_capacity = False
             self.used -= held.ticket.cost
-            self.counts.give_back(held.ticket.profiles, released_only=False)
+            self.counts.give_back(held.ticket.profiles, released_only=False, counted_on=held.day)
         elif held.holds_capacity:
             self._release(held)
         self.log.info("agent.withdrawn", conversation_id=conversation_id, reason=reason)
@@ -401,7 +419,7 @@ class AgentActor(LoopActor):
     def _release(self, held: Held) -> None:
         held.holds_capacity = False
         self.used -= held.ticket.cost
-        self.counts.give_back(held.ticket.profiles, released_only=True)
+        self.counts.give_back(held.ticket.profiles, released_only=True, counted_on=held.day)
         self.last_released_at = self.clock.now()
 
     def _note(self, conversation_id: str) -> None:
@@ -449,7 +467,9 @@ class AgentActor(LoopActor):
 
     def _count(self, ticket: Ticket) -> None:
         if ticket.profiles:
+            self.counts.roll(self.clock.now())
             self.counts.take(ticket.profiles)
+            self.work[ticket.conversation_id].day = self.counts.day
             self._arm_midnight()
 
     def _arm_midnight(self) -> None:
@@ -535,6 +555,18 @@ class AgentActor(LoopActor):
         self._push(ConversationUpdateEvent(cid, ConversationState.WAITING, "parked by agent"))
         self._changed(gained_room=True)
         return ConversationState.WAITING
+
+    def _resume_refused(self, conversation_id: str) -> None:
+        """The customer wrote before the resume reached the conversation: it went back to
+        its queue, so the agent lets go of it (and may be offered it from there)."""
+        held = self.work.get(conversation_id)
+        if held is None or held.state != "active":
+            return
+        self._drop(held)
+        why = "the customer wrote first: back in the queue"
+        self.log.info("agent.resume_refused", conversation_id=conversation_id)
+        self._push(ConversationUpdateEvent(conversation_id, ConversationState.OPEN, why))
+        self._changed(gained_room=True)
 
     def _resume(self, held: Held) -> ConversationState:
         cid = held.ticket.conversation_id

@@ -190,7 +190,11 @@ class Centre:
         if settings != self.settings:
             changes.append("settings")
         self.settings = settings
-        self.zone = ZoneInfo(settings.timezone)
+        zone = ZoneInfo(settings.timezone)
+        if zone != self.zone:
+            self.zone = zone
+            for ref in self.agents.values():
+                ref.tell(m.ZoneChanged(zone))
         for stream_id in sorted(set(streams) | set(self.streams)):
             if stream_id not in streams:
                 changes.append(f"work stream {stream_id}: removed (new work is refused)")
@@ -548,8 +552,18 @@ class Centre:
             raise
         source.tell(m.HandOffDone(conversation_id, to_agent_id))
         conversation = self.conversations.get(conversation_id)
+        kept = False
         if conversation is not None:
-            conversation.tell(m.Transferred(agent_id, to_agent_id))
+            try:
+                kept = await conversation.ask(m.Transferred(agent_id, to_agent_id), block=False)
+            except pykka.ActorDeadError:
+                kept = False
+        if not kept:
+            # It closed (or moved on) while being handed over: the new agent lets go.
+            target.tell(m.WithdrawOffer(conversation_id, "closed while being transferred"))
+            raise FailedPrecondition(
+                f"conversation {conversation_id} closed while it was being transferred"
+            )
 
     # --- gateways watching -----------------------------------------------------------
 

@@ -100,11 +100,14 @@ class ConversationActor(LoopActor):
             case m.MovedToQueue(agent_id, queue_id):
                 self._moved_to_queue(agent_id, queue_id)
             case m.Transferred(from_agent_id, to_agent_id):
-                self._transferred(from_agent_id, to_agent_id)
+                return self._transferred(from_agent_id, to_agent_id)
             case m.Parked(agent_id):
                 self._move(Event.PARK, "parked", f"parked by {agent_id}", agent_id=agent_id)
             case m.Resumed(agent_id):
-                self._move(Event.RESUME, "resumed", f"resumed by {agent_id}", agent_id=agent_id)
+                if self.state is S.WAITING and self.agent_id == agent_id:
+                    self._move(Event.RESUME, "resumed", f"resumed by {agent_id}", agent_id=agent_id)
+                else:
+                    self.directory.agents[agent_id].tell(m.ResumeRefused(self.cid))
             case m.AgentGone(agent_id):
                 if self.state is S.WAITING and self.agent_id == agent_id:
                     self.agent_id = ""
@@ -207,6 +210,8 @@ class ConversationActor(LoopActor):
         )
 
     def _back_to_queue(self, agent_id: str, reason: str, not_to_them: bool) -> None:
+        if self._dropped_after_the_end(agent_id, "released"):
+            return
         if self.state is not S.ACTIVE or self.agent_id != agent_id:
             return
         self.agent_id = ""
@@ -226,6 +231,8 @@ class ConversationActor(LoopActor):
 
     def _moved_to_queue(self, agent_id: str, queue_id: str) -> None:
         """Transferred to a queue: it starts over there (its age, overflow rules)."""
+        if self._dropped_after_the_end(agent_id, "transferred to a queue"):
+            return
         if self.state is not S.ACTIVE or self.agent_id != agent_id:
             return
         self.agent_id = ""
@@ -244,7 +251,21 @@ class ConversationActor(LoopActor):
         self._record("queued", f"waiting in queue {queue_id}", queue_id=queue_id)
         self.directory.queues[queue_id].tell(m.Enqueue(self.ticket))
 
-    def _transferred(self, from_agent_id: str, to_agent_id: str) -> None:
+    def _dropped_after_the_end(self, agent_id: str, how: str) -> bool:
+        """The agent let go of work the customer had already ended (the two crossed): there
+        is nothing left to serve, so it closes rather than waiting in wrap-up for nobody."""
+        if self.state is not S.WRAP_UP or self.agent_id != agent_id:
+            return False
+        self._close(
+            CLOSED_BY_AGENT, Event.CLOSE, f"the customer had ended it; {how} by {agent_id}"
+        )
+        return True
+
+    def _transferred(self, from_agent_id: str, to_agent_id: str) -> bool:
+        """The new agent has it. False when it had closed or moved on meanwhile (an
+        auto-close, say): the new agent must let go of it."""
+        if self.state not in (S.ACTIVE, S.WRAP_UP) or self.agent_id != from_agent_id:
+            return False
         self.agent_id = to_agent_id
         self._record(
             "transferred",
@@ -254,6 +275,7 @@ class ConversationActor(LoopActor):
         if self.state is S.WRAP_UP:
             # The customer ended it while it was being handed over: the new agent wraps up.
             self.directory.agents[to_agent_id].tell(m.CustomerEnded(self.cid))
+        return True
 
     def _customer_writes(self) -> ConversationState:
         """A message from the customer. Parked work comes back: to the agent who parked it

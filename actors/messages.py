@@ -205,6 +205,13 @@ class NumberFrom:
 
 
 @dataclass(slots=True)
+class ZoneChanged:
+    """A reloaded configuration moved the time zone where days end."""
+
+    zone: Any  # ZoneInfo
+
+
+@dataclass(slots=True)
 class DayStarts:
     """Local midnight: capacity profiles that reset at the end of the day start over."""
 
@@ -272,6 +279,13 @@ class Park:
 @dataclass(slots=True)
 class Resume:
     """Asked: parked work becomes active again, if the agent has room for it."""
+
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class ResumeRefused:
+    """The conversation had already gone back to its queue when the resume reached it."""
 
     conversation_id: str
 

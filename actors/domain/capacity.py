@@ -28,6 +28,11 @@ class ProfileCounts:
         self.profiles = profiles
         self.used = {name: self.used.get(name, 0) for name in profiles}
 
+    def move_to(self, zone: ZoneInfo, now: float) -> None:
+        """Days now end at midnight in `zone`; what today counted still counts."""
+        self.zone = zone
+        self.day = dt.datetime.fromtimestamp(now, zone).date()
+
     def roll(self, now: float) -> bool:
         """Start end-of-day profiles over if `now` is on a later day. True if any did."""
         today = dt.datetime.fromtimestamp(now, self.zone).date()
@@ -64,13 +69,22 @@ class ProfileCounts:
                 continue
             self.used[name] += 1
 
-    def give_back(self, names: tuple[str, ...], *, released_only: bool) -> None:
-        """An offer that did not happen (`released_only` False) or capacity released."""
+    def give_back(
+        self, names: tuple[str, ...], *, released_only: bool, counted_on: object = None
+    ) -> None:
+        """An offer that did not happen (`released_only` False) or capacity released.
+
+        An end-of-day profile only takes back what it counted today (`counted_on`, the day
+        the item was counted): yesterday's offer declined after midnight frees nothing of
+        today's count.
+        """
         for name in names:
             profile = self.profiles.get(name)
             if profile is None:
                 continue
-            if released_only and profile.reset is not ProfileReset.IMMEDIATE:
+            if profile.reset is not ProfileReset.IMMEDIATE and (
+                released_only or counted_on != self.day
+            ):
                 continue
             self.used[name] = max(0, self.used[name] - 1)
 

@@ -132,6 +132,13 @@ def compile_condition(source: str) -> Condition:
         check_condition(source, VARIABLE_TYPES)
     except CelTypeError as exc:
         raise ConditionError(exc.reason, exc.line, exc.column) from None
+    except RecursionError:
+        # Hundreds of chained operators: no rule a person maintains looks like that, and
+        # evaluating it could exhaust the stack on every conversation.
+        raise ConditionError(
+            "the condition is nested too deeply (hundreds of chained operators); split it "
+            "into several rules or use `in [...]`"
+        ) from None
     except Unreadable:
         _check_names(program)  # the library's view, without types or positions
     return Condition(source, program)

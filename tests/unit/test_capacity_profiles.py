@@ -42,9 +42,9 @@ def test_releasing_gives_back_only_immediate_profiles() -> None:
 def test_an_offer_that_did_not_happen_gives_everything_back() -> None:
     c = counts()
     c.take(("daily", "hot"))
-    c.give_back(("daily", "hot"), released_only=False)
+    c.give_back(("daily", "hot"), released_only=False, counted_on=c.day)
     assert c.used == {"daily": 0, "hot": 0, "soft": 0}
-    c.give_back(("daily",), released_only=False)
+    c.give_back(("daily",), released_only=False, counted_on=c.day)
     assert c.used["daily"] == 0  # never below nothing
 
 
@@ -78,3 +78,13 @@ def test_new_limits_keep_the_counts_of_profiles_kept() -> None:
     c.reprofile({"daily": CapacityProfile("daily", limit=5, reset=ProfileReset.END_OF_DAY)})
     assert c.used == {"daily": 1}
     assert c.room() == {"daily": 4}
+
+
+def test_an_offer_counted_yesterday_gives_nothing_back_today() -> None:
+    c = counts()
+    c.take(("daily",))
+    yesterday = c.day
+    c.roll(at(2, 0, 1))
+    c.take(("daily",))
+    c.give_back(("daily",), released_only=False, counted_on=yesterday)
+    assert c.used["daily"] == 1  # today's one still counts
