@@ -82,9 +82,15 @@ STEPS = {
     "customer_writes": (1, st.tuples(pick)),
     "advance": (3, st.tuples(st.floats(0.5, 400.0))),
 }
-step = st.sampled_from([kind for kind, (weight, _) in STEPS.items() for _ in range(weight)]).flatmap(
-    lambda kind: STEPS[kind][1].map(lambda args: (kind, *args))
+single = st.sampled_from(
+    [kind for kind, (weight, _) in STEPS.items() for _ in range(weight)]
+).flatmap(lambda kind: STEPS[kind][1].map(lambda args: (kind, *args)))
+# Two things at once (an agent releasing while the customer ends, two agents taking the
+# same work...): their calls interleave wherever they wait.
+together = st.tuples(st.just("together"), single, single).filter(
+    lambda t: "advance" not in (t[1][0], t[2][0])
 )
+step = st.one_of(single, single, single, together)
 
 
 class Violation(AssertionError):
@@ -144,6 +150,9 @@ class World:
     async def _do(self, kind: str, args: tuple) -> None:
         centre = self.centre
         match kind:
+            case "together":
+                first, second = args
+                await asyncio.gather(self._try(first), self._try(second))
             case "submit":
                 stream, priority, rating = args
                 skills = {"english": rating} if stream == "vip" else {}
@@ -192,6 +201,12 @@ class World:
             case "advance":
                 (seconds,) = args
                 await self.clock.advance_to(self.clock.now() + seconds, self._settle_and_check)
+
+    async def _try(self, action: tuple) -> None:
+        try:
+            await self._do(action[0], action[1:])
+        except EngineError:
+            pass
 
     async def _settle_and_check(self) -> None:
         await self.dispatcher.settled()
@@ -284,7 +299,7 @@ class World:
 
     def _check_oldest_first(self, after: str, agents: dict, queues: dict) -> None:
         """Work just given to an agent is not younger than work they could have had."""
-        if after in ("take", "transfer_agent"):
+        if after in ("take", "transfer_agent", "together"):
             return  # the agent (or their colleague) chose that work on purpose
         for agent_id, a in agents.items():
             for cid in set(a.work) - self.held_before.get(agent_id, set()):
