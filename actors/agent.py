@@ -53,6 +53,7 @@ EMPTY = frozen_map()
 REJECTED = "rejected"
 TIMED_OUT = "timed_out"
 AGENT_DISCONNECTED = "agent_disconnected"
+SERVER_RESTARTED = "server_restarted"  # offers do not survive a restart: back to the queue
 
 
 @dataclass(slots=True)
@@ -131,7 +132,8 @@ class AgentActor(LoopActor):
                 return self._end(self._held(conversation_id, "active", "end"), by="agent")
             case m.CustomerEnded(conversation_id):
                 held = self.work.get(conversation_id)
-                if held is not None and held.state == "active":
+                if held is not None and held.state in ("active", "parking"):
+                    # (Parking: the customer ended it first; the conversation refuses the park.)
                     self._end(held, by="customer")
                 elif held is not None and held.state == "transferring":
                     held.ended_meanwhile = True  # whoever keeps it wraps it up
@@ -148,6 +150,8 @@ class AgentActor(LoopActor):
                 self._reclaim(ticket, queue_id, state, since)
             case m.NumberFrom(sequence):
                 self.sequence = max(self.sequence, sequence)
+            case m.OfferLost(conversation_id):
+                self._push(OfferWithdrawnEvent(conversation_id, SERVER_RESTARTED))
             case m.ZoneChanged(zone):
                 self.counts.move_to(zone, self.clock.now())
                 if self._midnight is not None:
@@ -183,7 +187,14 @@ class AgentActor(LoopActor):
             case m.TransferIn(ticket, queue_id, from_agent_id):
                 return self._transfer_in(ticket, queue_id, from_agent_id)
             case m.Park(conversation_id):
-                return self._park(self._held(conversation_id, "active", "park"))
+                self._start_parking(self._held(conversation_id, "active", "park"))
+            case m.ParkDone(conversation_id, confirmed):
+                held = self.work.get(conversation_id)
+                if held is not None and held.state == "parking":
+                    if confirmed:
+                        self._park(held)
+                    else:
+                        held.state = "active"
             case m.Resume(conversation_id):
                 return self._resume(self._held(conversation_id, "waiting", "resume"))
             case m.ParkedWorkLeaves(conversation_id):
@@ -417,6 +428,8 @@ class AgentActor(LoopActor):
         self._changed(gained_room=True)
 
     def _release(self, held: Held) -> None:
+        if not held.holds_capacity:
+            return  # parked work released its capacity already
         held.holds_capacity = False
         self.used -= held.ticket.cost
         self.counts.give_back(held.ticket.profiles, released_only=True, counted_on=held.day)
@@ -429,7 +442,7 @@ class AgentActor(LoopActor):
         if held is None:
             self.directory.journal.let_go(conversation_id)
             return
-        state = "active" if held.state == "transferring" else held.state
+        state = "active" if held.state in ("transferring", "parking") else held.state
         self.directory.journal.holding(self.spec.id, conversation_id, state, self.clock.now())
 
     def _reclaim(self, ticket: Ticket, queue_id: str, state: str, since: float) -> None:
@@ -539,22 +552,24 @@ class AgentActor(LoopActor):
         self._push(AssignmentEvent(ticket.work))
         self._changed(gained_room=False)
 
-    def _park(self, held: Held) -> ConversationState:
+    def _start_parking(self, held: Held) -> None:
+        """First step of parking: the conversation decides (the customer may have ended it
+        meanwhile); until then the work stays active and holds its capacity."""
         cid = held.ticket.conversation_id
         if held.ticket.work.channel is Channel.VOICE:
             raise FailedPrecondition(
                 f"conversation {cid} is a voice call: only asynchronous work can be parked"
             )
+        held.state = "parking"
+
+    def _park(self, held: Held) -> None:
+        cid = held.ticket.conversation_id
         held.state = "waiting"
-        self._note(held.ticket.conversation_id)
+        self._note(cid)
         self._release(held)
         self.log.info("agent.parked", conversation_id=cid)
-        conversation = self.directory.conversations.get(cid)
-        if conversation is not None:
-            conversation.tell(m.Parked(self.spec.id))
         self._push(ConversationUpdateEvent(cid, ConversationState.WAITING, "parked by agent"))
         self._changed(gained_room=True)
-        return ConversationState.WAITING
 
     def _resume_refused(self, conversation_id: str) -> None:
         """The customer wrote before the resume reached the conversation: it went back to
@@ -742,7 +757,7 @@ class AgentActor(LoopActor):
             conversation = self.directory.conversations.get(cid)
             if conversation is None:
                 continue
-            if held.state in ("active", "transferring"):
+            if held.state in ("active", "transferring", "parking"):
                 conversation.tell(m.BackToQueue(self.spec.id, "agent did not come back"))
             elif held.state == "waiting":
                 conversation.tell(m.AgentGone(self.spec.id))

@@ -428,6 +428,9 @@ class Centre:
         if queue_id != ticket.work.queue_id:
             ticket.work = dataclasses.replace(ticket.work, queue_id=queue_id)
         agent_id, held_state, since = holding or ("", "", saved.since)
+        if held_state == "offered" and agent_id in self.agents:
+            # The desktop may have seen the offer: tell it the offer is gone.
+            self.agents[agent_id].tell(m.OfferLost(ticket.conversation_id))
         if agent_id and agent_id in self.agents and held_state in _HELD_STATES:
             state, where = _HELD_STATES[held_state], held_state
             self.agents[agent_id].tell(m.Reclaim(ticket, queue_id, held_state, since))
@@ -537,6 +540,25 @@ class Centre:
                     f"{snapshot.ticket.work.channel.value} work may only go to {needed.value} queues"
                 )
         return await agent.ask(m.TransferToQueue(conversation_id, queue_id), block=False)
+
+    async def park(self, agent_id: str, conversation_id: str) -> ConversationState:
+        """Active work waits for the customer (asynchronous channels); its capacity is
+        released once the conversation has agreed (the customer may have ended it)."""
+        agent = self.agent(agent_id)
+        await agent.ask(m.Park(conversation_id), block=False)
+        conversation = self.conversations.get(conversation_id)
+        parked = False
+        if conversation is not None:
+            try:
+                parked = await conversation.ask(m.Parked(agent_id), block=False)
+            except pykka.ActorDeadError:
+                parked = False
+        agent.tell(m.ParkDone(conversation_id, parked))
+        if not parked:
+            raise FailedPrecondition(
+                f"conversation {conversation_id} was ended meanwhile; it was not parked"
+            )
+        return ConversationState.WAITING
 
     async def transfer_to_agent(self, agent_id: str, conversation_id: str, to_agent_id: str) -> None:
         """Active work moves from one agent to another, capacity and all. The holder keeps it

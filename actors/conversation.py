@@ -102,7 +102,11 @@ class ConversationActor(LoopActor):
             case m.Transferred(from_agent_id, to_agent_id):
                 return self._transferred(from_agent_id, to_agent_id)
             case m.Parked(agent_id):
+                # Asked: False when the customer ended it before the park got here.
+                if self.state is not S.ACTIVE or self.agent_id != agent_id:
+                    return False
                 self._move(Event.PARK, "parked", f"parked by {agent_id}", agent_id=agent_id)
+                return True
             case m.Resumed(agent_id):
                 if self.state is S.WAITING and self.agent_id == agent_id:
                     self._move(Event.RESUME, "resumed", f"resumed by {agent_id}", agent_id=agent_id)

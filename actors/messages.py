@@ -198,6 +198,13 @@ class Reclaim:
 
 
 @dataclass(slots=True)
+class OfferLost:
+    """After a restart: an offer this agent had ringing did not survive it."""
+
+    conversation_id: str
+
+
+@dataclass(slots=True)
 class NumberFrom:
     """After a restart: the last desktop message this agent pushed had this number."""
 
@@ -274,6 +281,15 @@ class Park:
     """Asked: active work waits for the customer; its capacity is released."""
 
     conversation_id: str
+
+
+@dataclass(slots=True)
+class ParkDone:
+    """The conversation's answer to a park: `confirmed`, or refused (the customer had ended
+    it)."""
+
+    conversation_id: str
+    confirmed: bool
 
 
 @dataclass(slots=True)

@@ -113,6 +113,11 @@ class Desktop:
             self._first.set()
 
     @property
+    def hung_up(self) -> bool:
+        """This desktop ended its stream itself (not the server going away)."""
+        return self._hung_up
+
+    @property
     def reading(self) -> bool:
         """The stream is open and this desktop is still reading it."""
         return self._reader is not None and not self._reader.done() and not self._hung_up

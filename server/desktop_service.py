@@ -197,8 +197,8 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
     async def ParkConversation(
         self, request: desktop_pb2.ParkConversationRequest, context: grpc.aio.ServicerContext
     ) -> desktop_pb2.ParkConversationResponse:
-        agent, cid = await self._agent_and_conversation(request)
-        state = await agent.ask(m.Park(cid), block=False)
+        _, cid = await self._agent_and_conversation(request)
+        state = await self.centre.park(request.agent_id, cid)
         return desktop_pb2.ParkConversationResponse(state=translate.STATE_TO_PROTO[state])
 
     @unary

@@ -172,7 +172,12 @@ class World:
             case "presence":
                 agent_id, presence = args
                 await centre.agents[agent_id].ask(m.SetPresence(presence), block=False)
-            case "accept" | "reject" | "end" | "close" | "release" | "park" | "resume":
+            case "park":
+                (k,) = args
+                found = self.item(("active",), k)
+                if found is not None:
+                    await centre.park(*found)
+            case "accept" | "reject" | "end" | "close" | "release" | "resume":
                 (k,) = args
                 await self._agent_call(kind, k)
             case "transfer_agent":
