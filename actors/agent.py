@@ -23,13 +23,17 @@ from switchboard.actors.desktop_link import (
     OfferEvent,
     OfferWithdrawnEvent,
 )
-from switchboard.actors.domain.eligibility import why_not_eligible
+from switchboard.actors.domain.capacity import ProfileCounts
+from switchboard.actors.domain.eligibility import has_skills, why_not_eligible
 from switchboard.actors.domain.model import (
     AgentSpec,
     AgentView,
+    Channel,
     ConversationState,
     Presence,
     PresenceAfter,
+    ProfileReset,
+    SkillMatching,
     Ticket,
     frozen_map,
 )
@@ -44,11 +48,13 @@ if TYPE_CHECKING:
     from switchboard.actors.centre import Centre
 
 NEVER = -math.inf
+EMPTY = frozen_map()
 
 # Why an offer ended without being accepted (OfferWithdrawn.reason on the desktop stream).
 REJECTED = "rejected"
 TIMED_OUT = "timed_out"
 AGENT_DISCONNECTED = "agent_disconnected"
+SERVER_RESTARTED = "server_restarted"  # offers do not survive a restart: back to the queue
 
 
 @dataclass(slots=True)
@@ -61,6 +67,8 @@ class Held:
     holds_capacity: bool = True
     timer: object | None = None
     token: int = 0
+    day: object = None  # the day its end-of-day capacity profiles counted it
+    ended_meanwhile: bool = False  # the customer ended it while it was being transferred
 
 
 @dataclass(slots=True)
@@ -92,6 +100,11 @@ class AgentActor(LoopActor):
         self._last_update: AgentUpdateEvent | None = None
         self._grace_token = 0
         self.presence_before_drop: Presence | None = None
+        self.custom = ""  # the custom presence chosen ("lunch"); `chosen` is its base
+        self.custom_before_drop = ""
+        self.counts = ProfileCounts(spec.profiles, directory.zone)
+        self.counts.roll(self.clock.now())
+        self._midnight: object | None = None
         self.log = structlog.get_logger("switchboard.agent").bind(agent_id=spec.id)
 
     # --- messages --------------------------------------------------------------------
@@ -100,12 +113,12 @@ class AgentActor(LoopActor):
         match message:
             case m.Proposal(queue_id, queue_priority, ticket, round_id, ring):
                 self._on_proposal(queue_id, queue_priority, ticket, round_id, ring)
-            case m.Connect(link, presence):
-                return self._connect(link, presence)
+            case m.Connect(link, presence, custom, resume_after):
+                return self._connect(link, presence, custom, resume_after)
             case m.Disconnect(link):
                 self._disconnect(link)
-            case m.SetPresence(presence):
-                return self._set_presence(presence)
+            case m.SetPresence(presence, custom):
+                return self._set_presence(presence, custom)
             case m.AcceptOffer(conversation_id):
                 return self._accept(conversation_id)
             case m.RejectOffer(conversation_id):
@@ -120,8 +133,11 @@ class AgentActor(LoopActor):
                 return self._end(self._held(conversation_id, "active", "end"), by="agent")
             case m.CustomerEnded(conversation_id):
                 held = self.work.get(conversation_id)
-                if held is not None and held.state == "active":
+                if held is not None and held.state in ("active", "parking"):
+                    # (Parking: the customer ended it first; the conversation refuses the park.)
                     self._end(held, by="customer")
+                elif held is not None and held.state == "transferring":
+                    held.ended_meanwhile = True  # whoever keeps it wraps it up
             case m.AgentCloses(conversation_id):
                 self._close(self._held(conversation_id, "wrap_up", "close"))
             case m.WrapUpBlockExpired(conversation_id, token):
@@ -131,11 +147,68 @@ class AgentActor(LoopActor):
                     self._changed(gained_room=True)
             case m.WithdrawOffer(conversation_id, reason):
                 self._withdraw(conversation_id, reason)
+            case m.Reclaim(ticket, queue_id, state, since):
+                self._reclaim(ticket, queue_id, state, since)
+            case m.NumberFrom(sequence):
+                self.sequence = max(self.sequence, sequence)
+            case m.OfferLost(conversation_id):
+                self._push(OfferWithdrawnEvent(conversation_id, SERVER_RESTARTED))
+            case m.ZoneChanged(zone):
+                self.counts.move_to(zone, self.clock.now())
+                if self._midnight is not None:
+                    self._midnight.cancel()  # type: ignore[attr-defined]
+                    self._midnight = None
+                self._arm_midnight()
+            case m.DayStarts():
+                self._midnight = None
+                if self.counts.roll(self.clock.now()):
+                    self.log.info("agent.profiles_start_over")
+                    self._changed(gained_room=True)
+                self._arm_midnight()
+            case m.TakeFromQueue(ticket, queue_id, force):
+                return self._take_from_queue(ticket, queue_id, force)
+            case m.ReleaseWork(conversation_id):
+                return self._give_back(self._held(conversation_id, "active", "release"), None)
+            case m.TransferToQueue(conversation_id, queue_id):
+                held = self._held(conversation_id, "active", "transfer")
+                return self._give_back(held, queue_id)
+            case m.HandOff(conversation_id, to_agent_id):
+                return self._hand_off(conversation_id, to_agent_id)
+            case m.HandOffDone(conversation_id, to_agent_id):
+                self._hand_off_done(conversation_id, to_agent_id)
+            case m.HandOffCancelled(conversation_id):
+                held = self.work.get(conversation_id)
+                if held is not None and held.state == "transferring":
+                    held.state = "active"
+                    self._note(held.ticket.conversation_id)
+                    if held.ended_meanwhile:
+                        self._end(held, by="customer")
+            case m.ResumeRefused(conversation_id):
+                self._resume_refused(conversation_id)
+            case m.TransferIn(ticket, queue_id, from_agent_id):
+                return self._transfer_in(ticket, queue_id, from_agent_id)
+            case m.Park(conversation_id):
+                self._start_parking(self._held(conversation_id, "active", "park"))
+            case m.ParkDone(conversation_id, confirmed):
+                held = self.work.get(conversation_id)
+                if held is not None and held.state == "parking":
+                    if confirmed:
+                        self._park(held)
+                    else:
+                        held.state = "active"
+            case m.Resume(conversation_id):
+                return self._resume(self._held(conversation_id, "waiting", "resume"))
+            case m.ParkedWorkLeaves(conversation_id):
+                held = self.work.get(conversation_id)
+                if held is not None and held.state == "waiting":
+                    del self.work[conversation_id]
+                    self._note(conversation_id)
+                    self._push_update_if_changed()
             case m.GraceExpired(token):
                 if token == self._grace_token and self.link is None:
                     self._grace_expired()
-            case m.ChangeMembership(queue_ids, capacity, skills, name, attributes):
-                self._change_membership(queue_ids, capacity, skills, name, attributes)
+            case m.ChangeMembership(queue_ids, capacity, skills, name, attributes, profiles):
+                self._change_membership(queue_ids, capacity, skills, name, attributes, profiles)
             case m.AgentSnapshotRequest():
                 return self._snapshot()
             case _:
@@ -174,12 +247,19 @@ class AgentActor(LoopActor):
 
     def _finish_round(self, finished: Round) -> None:
         self.round = None
-        taken = 0
+        taken = False
         for _, ticket, queue_id, ring in sorted(finished.candidates, key=lambda c: c[0]):
-            taken += self._take_or_return(ticket, queue_id, ring, announce=False)
+            if taken:
+                # Only the best is taken: the queue it came from may hold more work better
+                # than the other queues' proposals, which the next round will tell.
+                self.directory.queues[queue_id].tell(
+                    m.ProposalReturned(ticket, self.spec.id, self._view(), "a better one came")
+                )
+                continue
+            taken = self._take_or_return(ticket, queue_id, ring, announce=False)
         # Each queue proposes one item per round: while rounds bring work and room is left,
         # ask again, so older waiting work fills the room before newer arrivals can.
-        again = self.round_again or taken > 0
+        again = self.round_again or taken
         self.round_again = False
         self._changed(gained_room=again)
 
@@ -189,6 +269,10 @@ class AgentActor(LoopActor):
         """Take the proposed work if it still fits, else hand it back; True if taken.
         `ring`: the queue's widening ring the proposal was made under, if any."""
         reason = why_not_eligible(self._view(), ticket, ring)
+        if ticket.conversation_id in self.work:
+            # It came back to the queue while this agent still has it (a resume racing the
+            # customer's message): the agent's copy is settled first.
+            reason = "already holds it"
         queue = self.directory.queues[queue_id]
         if reason is not None:
             queue.tell(m.ProposalReturned(ticket, self.spec.id, self._view(), reason))
@@ -204,12 +288,15 @@ class AgentActor(LoopActor):
         cid = ticket.conversation_id
         held = Held(ticket, queue_id, "offered")
         self.work[cid] = held
+        self._note(cid)
         self.used += ticket.cost
+        self._count(ticket)
         self.last_assigned_at = now
         conversation = self.directory.conversations.get(cid)
         log = self.log.bind(conversation_id=cid, queue_id=queue_id)
         if ticket.auto_accept:
             held.state = "active"
+            self._note(held.ticket.conversation_id)
             self._push(AssignmentEvent(ticket.work))
             log.info("agent.assigned", how="auto-accepted")
             if conversation is not None:
@@ -260,6 +347,7 @@ class AgentActor(LoopActor):
         held = self._offered(conversation_id)
         self._cancel_timer(held)
         held.state = "active"
+        self._note(held.ticket.conversation_id)
         self.log.info("agent.accepted", conversation_id=conversation_id, queue_id=held.queue_id)
         conversation = self.directory.conversations.get(conversation_id)
         if conversation is not None:
@@ -274,21 +362,24 @@ class AgentActor(LoopActor):
         cid = held.ticket.conversation_id
         self._cancel_timer(held)
         del self.work[cid]
+        self._note(cid)
         self.used -= held.ticket.cost
+        self.counts.give_back(held.ticket.profiles, released_only=False, counted_on=held.day)
         self.log.info("agent.declined", conversation_id=cid, queue_id=held.queue_id, reason=reason)
         self._push(OfferWithdrawnEvent(cid, reason))
         conversation = self.directory.conversations.get(cid)
         if conversation is not None:
             conversation.tell(m.Declined(self.spec.id, reason, counts))
         if after is PresenceAfter.INACTIVE:
-            self.chosen = Presence.INACTIVE
+            self.chosen, self.custom = Presence.INACTIVE, ""
         elif after is PresenceAfter.BUSY_DND:
-            self.chosen = Presence.BUSY_DND
+            self.chosen, self.custom = Presence.BUSY_DND, ""
         self._changed(gained_room=True)
 
     def _end(self, held: Held, by: str) -> ConversationState:
         cid = held.ticket.conversation_id
         held.state = "wrap_up"
+        self._note(held.ticket.conversation_id)
         wrap_up = held.ticket.wrap_up
         self.log.info("agent.wrap_up", conversation_id=cid, ended_by=by)
         if by == "agent":
@@ -315,6 +406,7 @@ class AgentActor(LoopActor):
         cid = held.ticket.conversation_id
         self._cancel_timer(held)
         del self.work[cid]
+        self._note(cid)
         if held.holds_capacity:
             self._release(held)
         self.log.info("agent.closed", conversation_id=cid)
@@ -327,11 +419,17 @@ class AgentActor(LoopActor):
     def _withdraw(self, conversation_id: str, reason: str) -> None:
         """The conversation is gone (abandoned, auto-closed): free whatever it held."""
         held = self.work.pop(conversation_id, None)
+        self._note(conversation_id)
         if held is None:
             return
         self._cancel_timer(held)
-        if held.holds_capacity:
-            self._release(held, idle_since_now=held.state != "offered")
+        if held.state == "offered":
+            # It never happened: the offer gives back everything it counted.
+            held.holds_capacity = False
+            self.used -= held.ticket.cost
+            self.counts.give_back(held.ticket.profiles, released_only=False, counted_on=held.day)
+        elif held.holds_capacity:
+            self._release(held)
         self.log.info("agent.withdrawn", conversation_id=conversation_id, reason=reason)
         if held.state == "offered":
             self._push(OfferWithdrawnEvent(conversation_id, reason))
@@ -339,30 +437,300 @@ class AgentActor(LoopActor):
             self._push(ConversationUpdateEvent(conversation_id, ConversationState.CLOSED, reason))
         self._changed(gained_room=True)
 
-    def _release(self, held: Held, *, idle_since_now: bool = True) -> None:
+    def _release(self, held: Held) -> None:
+        if not held.holds_capacity:
+            return  # parked work released its capacity already
         held.holds_capacity = False
         self.used -= held.ticket.cost
-        if idle_since_now:
-            self.last_released_at = self.clock.now()
+        self.counts.give_back(held.ticket.profiles, released_only=True, counted_on=held.day)
+        self.last_released_at = self.clock.now()
+
+    def _note(self, conversation_id: str) -> None:
+        """Journal what the agent now has of this conversation, before the desktop hears of
+        it: after a crash the journal's word on who holds what is the agent's."""
+        held = self.work.get(conversation_id)
+        if held is None:
+            self.directory.journal.let_go(conversation_id)
+            return
+        state = "active" if held.state in ("transferring", "parking") else held.state
+        self.directory.journal.holding(self.spec.id, conversation_id, state, self.clock.now())
+
+    def _reclaim(self, ticket: Ticket, queue_id: str, state: str, since: float) -> None:
+        """After a restart: work the journal says this agent held. The desktop is not
+        connected yet, so the reconnect grace period runs from now."""
+        cid = ticket.conversation_id
+        held = Held(ticket, queue_id, state, holds_capacity=False)
+        self.work[cid] = held
+        wrap_up = ticket.wrap_up
+        now = self.clock.now()
+        if state == "active" or (
+            state == "wrap_up" and (wrap_up.blocks_until_close or since + wrap_up.seconds > now)
+        ):
+            held.holds_capacity = True
+            self.used += ticket.cost
+            self.counts.take(ticket.profiles, immediate_only=True)
+        if state == "wrap_up" and held.holds_capacity and not wrap_up.blocks_until_close:
+            held.token = self._next_token()
+            held.timer = tell_later(
+                self.clock,
+                since + wrap_up.seconds,
+                self.actor_ref,
+                m.WrapUpBlockExpired(cid, held.token),
+            )
+        self.log.info("agent.reclaimed", conversation_id=cid, state=state)
+        if self.link is None and self._grace_token == 0:
+            self._grace_token += 1
+            tell_later(
+                self.clock,
+                now + self.directory.settings.reconnect_grace_s,
+                self.actor_ref,
+                m.GraceExpired(self._grace_token),
+            )
+        self._changed(gained_room=False)
+
+    def _count(self, ticket: Ticket) -> None:
+        if ticket.profiles:
+            self.counts.roll(self.clock.now())
+            self.counts.take(ticket.profiles)
+            self.work[ticket.conversation_id].day = self.counts.day
+            self._arm_midnight()
+
+    def _arm_midnight(self) -> None:
+        """End-of-day profiles start over at midnight: be there to take work again."""
+        if self._midnight is not None:
+            return
+        when = self.counts.next_midnight(self.clock.now())
+        if when is not None:
+            self._midnight = tell_later(self.clock, when, self.actor_ref, m.DayStarts())
+
+    # --- work handed on: released, transferred, parked ---------------------------------
+
+    def _give_back(self, held: Held, to_queue_id: str | None) -> ConversationState:
+        """Active work leaves the agent for its queue (released) or another queue."""
+        cid = held.ticket.conversation_id
+        self._drop(held)
+        conversation = self.directory.conversations.get(cid)
+        if to_queue_id is None:
+            why = "released to the queue"
+            if conversation is not None:
+                conversation.tell(m.BackToQueue(self.spec.id, "released by", not_to_them=True))
+        else:
+            why = f"transferred to queue {to_queue_id}"
+            if conversation is not None:
+                conversation.tell(m.MovedToQueue(self.spec.id, to_queue_id))
+        self.log.info("agent.handed_on", conversation_id=cid, how=why)
+        self._push(ConversationUpdateEvent(cid, ConversationState.OPEN, why))
+        self._changed(gained_room=True)
+        return ConversationState.OPEN
+
+    def _drop(self, held: Held) -> None:
+        """Forget held work, releasing what it held."""
+        self._cancel_timer(held)
+        del self.work[held.ticket.conversation_id]
+        self._note(held.ticket.conversation_id)
+        if held.holds_capacity:
+            self._release(held)
+
+    def _hand_off(self, conversation_id: str, to_agent_id: str) -> tuple[Ticket, str]:
+        if to_agent_id == self.spec.id:
+            raise InvalidArgument("to_agent_id names the agent who holds it already")
+        held = self._held(conversation_id, "active", "transfer")
+        held.state = "transferring"  # nobody ends or parks it half-way
+        return held.ticket, held.queue_id
+
+    def _hand_off_done(self, conversation_id: str, to_agent_id: str) -> None:
+        held = self.work.get(conversation_id)
+        if held is None:
+            return
+        self._drop(held)
+        why = f"transferred to agent {to_agent_id}"
+        self.log.info("agent.handed_on", conversation_id=conversation_id, how=why)
+        self._push(ConversationUpdateEvent(conversation_id, ConversationState.ACTIVE, why))
+        self._changed(gained_room=True)
+
+    def _transfer_in(self, ticket: Ticket, queue_id: str, from_agent_id: str) -> None:
+        cid = ticket.conversation_id
+        why_not = self._why_cannot_take(ticket, force=False, check_skills=False)
+        if why_not is not None:
+            raise FailedPrecondition(f"agent {self.spec.id} cannot take it: {why_not}")
+        self.work[cid] = Held(ticket, queue_id, "active")
+        self._note(cid)
+        self.used += ticket.cost
+        self._count(ticket)
+        self.last_assigned_at = self.clock.now()
+        self.log.info("agent.transferred_in", conversation_id=cid, from_agent_id=from_agent_id)
+        self._push(AssignmentEvent(ticket.work))
+        self._changed(gained_room=False)
+
+    def _start_parking(self, held: Held) -> None:
+        """First step of parking: the conversation decides (the customer may have ended it
+        meanwhile); until then the work stays active and holds its capacity."""
+        cid = held.ticket.conversation_id
+        if held.ticket.work.channel is Channel.VOICE:
+            raise FailedPrecondition(
+                f"conversation {cid} is a voice call: only asynchronous work can be parked"
+            )
+        held.state = "parking"
+
+    def _park(self, held: Held) -> None:
+        cid = held.ticket.conversation_id
+        held.state = "waiting"
+        self._note(cid)
+        self._release(held)
+        self.log.info("agent.parked", conversation_id=cid)
+        self._push(ConversationUpdateEvent(cid, ConversationState.WAITING, "parked by agent"))
+        self._changed(gained_room=True)
+
+    def _resume_refused(self, conversation_id: str) -> None:
+        """The customer wrote before the resume reached the conversation: it went back to
+        its queue, so the agent lets go of it (and may be offered it from there)."""
+        held = self.work.get(conversation_id)
+        if held is None or held.state != "active":
+            return
+        self._drop(held)
+        why = "the customer wrote first: back in the queue"
+        self.log.info("agent.resume_refused", conversation_id=conversation_id)
+        self._push(ConversationUpdateEvent(conversation_id, ConversationState.OPEN, why))
+        self._changed(gained_room=True)
+
+    def _resume(self, held: Held) -> ConversationState:
+        cid = held.ticket.conversation_id
+        ticket = held.ticket
+        if ticket.cost > self.spec.capacity - self.used:
+            raise FailedPrecondition(
+                f"cannot resume conversation {cid}: {self.spec.capacity - self.used} free "
+                f"capacity units, it needs {ticket.cost}"
+            )
+        blocked = [
+            name
+            for name in self.counts.blocking(ticket.profiles)
+            if self.counts.profiles[name].reset is ProfileReset.IMMEDIATE
+        ]
+        if blocked:
+            raise FailedPrecondition(
+                f"cannot resume conversation {cid}: capacity profile {', '.join(blocked)} "
+                "is at its limit"
+            )
+        held.state = "active"
+        self._note(held.ticket.conversation_id)
+        held.holds_capacity = True
+        self.used += ticket.cost
+        self.counts.take(ticket.profiles, immediate_only=True)  # the day counted it already
+        self.log.info("agent.resumed", conversation_id=cid)
+        conversation = self.directory.conversations.get(cid)
+        if conversation is not None:
+            conversation.tell(m.Resumed(self.spec.id))
+        self._push(ConversationUpdateEvent(cid, ConversationState.ACTIVE, "resumed by agent"))
+        self._changed(gained_room=False)
+        return ConversationState.ACTIVE
+
+    # --- work taken from the queue (pick mode, supervisor force-assign) ---------------
+
+    def _take_from_queue(self, ticket: Ticket, queue_id: str, force: bool) -> str:
+        """Hold `ticket`, handed over by its queue, as active work at once.
+
+        Returns a note for the timeline when this takes the agent past a limit (only a
+        supervisor's force-assign, or a profile that does not block, may). Raises
+        FailedPrecondition, after giving the ticket back to the queue, when it may not.
+        """
+        queue = self.directory.queues[queue_id]
+        why_not = self._why_cannot_take(ticket, force)
+        if why_not is not None:
+            queue.tell(m.ProposalReturned(ticket, self.spec.id, self._view(), why_not))
+            raise FailedPrecondition(
+                f"agent {self.spec.id} cannot take conversation {ticket.conversation_id}: "
+                f"{why_not}"
+            )
+        note = self._over_limits(ticket)
+        cid = ticket.conversation_id
+        self.work[cid] = Held(ticket, queue_id, "active")
+        self._note(cid)
+        self.used += ticket.cost
+        self._count(ticket)
+        self.last_assigned_at = self.clock.now()
+        queue.tell(m.ProposalTaken(cid, self.spec.id))
+        how = "force-assigned by a supervisor to" if force else "picked from the queue by"
+        self.log.info("agent.assigned", conversation_id=cid, queue_id=queue_id, how=how, note=note)
+        conversation = self.directory.conversations.get(cid)
+        if conversation is not None:
+            conversation.tell(m.Accepted(self.spec.id, how, note))
+        self._push(AssignmentEvent(ticket.work))
+        self._changed(gained_room=False)
+        return note
+
+    def _why_cannot_take(
+        self, ticket: Ticket, force: bool, *, check_skills: bool = True
+    ) -> str | None:
+        """Why the agent may not be handed `ticket` directly (picked, transferred in, or
+        force-assigned); None when they may. Unlike an offer, a capacity profile that does
+        not block may be gone past."""
+        if self.link is None:
+            return "no desktop is connected to answer it"
+        if force:
+            return None  # a supervisor's decision: reported, never refused
+        free = self.spec.capacity - self.used
+        if ticket.cost > free:
+            return f"{free} free capacity units, work needs {ticket.cost}"
+        if self.presence not in ticket.allowed_presences:
+            return f"presence {self.presence.value} does not receive this work"
+        missing = [p for p in ticket.profiles if p not in self.counts.profiles]
+        if missing:
+            return f"does not take work of capacity profile {', '.join(missing)}"
+        blocked = self.counts.blocking(ticket.profiles)
+        if blocked:
+            return f"capacity profile {', '.join(blocked)} is at its limit"
+        if check_skills and ticket.skill_matching is SkillMatching.EXACT and not has_skills(
+            self.spec.skills, ticket.work.required_skills
+        ):
+            return "lacks a required skill at the required rating"
+        return None
+
+    def _over_limits(self, ticket: Ticket) -> str:
+        """What taking `ticket` puts over a limit, as words; empty when nothing."""
+        over = []
+        if self.used + ticket.cost > self.spec.capacity:
+            over.append(f"{self.used + ticket.cost} of {self.spec.capacity} capacity units")
+        for name in self.counts.over_limit(ticket.profiles):
+            limit = self.counts.profiles[name].limit
+            over.append(f"capacity profile {name} {self.counts.used[name] + 1} of {limit}")
+        return f"over capacity: {', '.join(over)}" if over else ""
 
     # --- presence and connection -----------------------------------------------------
 
-    def _connect(self, link: DesktopLink, presence: Presence | None) -> Presence:
+    def _connect(
+        self,
+        link: DesktopLink,
+        presence: Presence | None,
+        custom: str = "",
+        resume_after: int | None = None,
+    ) -> tuple[Presence, int]:
+        """Attach the desktop. Returns the presence and the number of the last message
+        before this connection: a resuming desktop is sent what it missed up to there
+        (from the journal), and everything after goes through the link."""
         if presence is not None:
             _check_settable(presence)  # before anything changes: a refused connect is a no-op
+        if resume_after is not None and resume_after > self.sequence:
+            raise InvalidArgument(
+                f"resume_after_sequence {resume_after} is ahead of the last message sent to "
+                f"agent {self.spec.id} ({self.sequence})"
+            )
+        before = self.sequence
         if self.link is not None:
             self.link.close("replaced by a newer connection")
         self.link = link
         self._grace_token += 1  # back in time: the grace period ends here
-        self.log.info("agent.connected")
-        self._last_update = None  # a new desktop starts from the full picture
+        self.log.info("agent.connected", resume_after=resume_after)
+        # A new desktop starts from the full picture; a resumed one gets what it missed and
+        # then where things stand, so that every connection starts with a message.
+        self._last_update = None
         if presence is None and self.presence_before_drop is not None:
-            presence = self.presence_before_drop  # reconnected within the grace period
+            # Reconnected within the grace period: as they were.
+            presence, custom = self.presence_before_drop, self.custom_before_drop
         self.presence_before_drop = None
         if presence is not None:
-            return self._set_presence(presence)
+            return self._set_presence(presence, custom), before
         self._push_update_if_changed()
-        return self.presence
+        return self.presence, before
 
     def _disconnect(self, link: DesktopLink) -> None:
         if link is not self.link:
@@ -371,7 +739,9 @@ class AgentActor(LoopActor):
         # Offers go to someone else at once: nobody can answer them now. Held work and the
         # presence chosen come back if the desktop reconnects within the grace period.
         self.presence_before_drop = self.chosen
+        self.custom_before_drop = self.custom
         self.chosen = Presence.OFFLINE
+        self.custom = ""
         self.log.info("agent.disconnected", grace_s=self.directory.settings.reconnect_grace_s)
         for held in [h for h in self.work.values() if h.state == "offered"]:
             self._decline(held, AGENT_DISCONNECTED, PresenceAfter.KEEP, counts=False)
@@ -391,19 +761,22 @@ class AgentActor(LoopActor):
         for cid, held in list(self.work.items()):
             self._cancel_timer(held)
             del self.work[cid]
+            self._note(cid)
             if held.holds_capacity:
                 self._release(held)
             conversation = self.directory.conversations.get(cid)
             if conversation is None:
                 continue
-            if held.state == "active":
+            if held.state in ("active", "transferring", "parking"):
                 conversation.tell(m.BackToQueue(self.spec.id, "agent did not come back"))
+            elif held.state == "waiting":
+                conversation.tell(m.AgentGone(self.spec.id))
             else:
                 conversation.tell(m.Closed(self.spec.id))
         self.presence_before_drop = None
         self._changed(gained_room=False)
 
-    def _set_presence(self, presence: Presence) -> Presence:
+    def _set_presence(self, presence: Presence, custom: str = "") -> Presence:
         _check_settable(presence)
         if self.link is None and presence is not Presence.OFFLINE:
             # Nobody could answer an offer: work would ring until it timed out.
@@ -413,14 +786,16 @@ class AgentActor(LoopActor):
             )
         was_receiving = self.presence
         self.chosen = presence
-        self.log.info("agent.presence_set", presence=presence.value)
+        self.custom = custom
+        self.log.info("agent.presence_set", presence=presence.value, custom_presence=custom)
         self._changed(gained_room=was_receiving is not self._shown_presence())
         return self.presence
 
     # --- state changes ---------------------------------------------------------------
 
     def _shown_presence(self) -> Presence:
-        return next_presence(self.chosen, self.used, self.spec.capacity)
+        holding = sum(1 for h in self.work.values() if h.holds_capacity)
+        return next_presence(self.chosen, self.used, self.spec.capacity, holding)
 
     def _changed(self, *, gained_room: bool) -> None:
         """Recompute presence, tell the desktop and the queues; seek work if room appeared."""
@@ -454,6 +829,7 @@ class AgentActor(LoopActor):
             version=self.version,
             name=self.spec.name,
             attributes=self.spec.attributes,
+            profile_room=self.counts.room() if self.counts.profiles else EMPTY,
         )
 
     def _agent_update(self) -> AgentUpdateEvent:
@@ -462,15 +838,20 @@ class AgentActor(LoopActor):
             capacity_used=self.used,
             capacity_total=self.spec.capacity,
             conversation_ids=tuple(c for c, h in self.work.items() if h.state != "offered"),
+            # A custom presence is shown only while its base is what routing sees.
+            custom_presence=self.custom if self.presence is self.chosen else "",
         )
 
     def _push(self, event: object) -> None:
+        """Number the event and journal it, then send it if a desktop is connected. Numbered
+        even while none is, so that a desktop resuming its stream gets what it missed."""
         if isinstance(event, AgentUpdateEvent):
             self._last_update = event
-        if self.link is None:
-            return
         self.sequence += 1
-        self.link.send(Envelope(self.sequence, self.clock.now(), event))
+        envelope = Envelope(self.sequence, self.clock.now(), event)
+        self.directory.journal.pushed(self.spec.id, envelope)
+        if self.link is not None:
+            self.link.send(envelope)
 
     def _cancel_timer(self, held: Held) -> None:
         if held.timer is not None:
@@ -484,7 +865,13 @@ class AgentActor(LoopActor):
     # --- administration --------------------------------------------------------------
 
     def _change_membership(
-        self, queue_ids: tuple, capacity: int, skills: object, name: str, attributes: object
+        self,
+        queue_ids: tuple,
+        capacity: int,
+        skills: object,
+        name: str,
+        attributes: object,
+        profiles: object,
     ) -> None:
         old = set(self.spec.queue_ids)
         if attributes is None:
@@ -496,7 +883,9 @@ class AgentActor(LoopActor):
             skills=frozen_map(skills),  # type: ignore[arg-type]
             queue_ids=tuple(queue_ids),
             attributes=frozen_map(attributes),  # type: ignore[arg-type]
+            profiles=self.spec.profiles if profiles is None else profiles,  # type: ignore[arg-type]
         )
+        self.counts.reprofile(self.spec.profiles)
         for queue_id in old - set(queue_ids):
             self.directory.queues[queue_id].tell(m.MemberLeft(self.spec.id))
         self.version += 1
@@ -517,6 +906,9 @@ class AgentActor(LoopActor):
             queue_ids=self.spec.queue_ids,
             skills=dict(self.spec.skills),
             connected=self.link is not None,
+            custom_presence=self.custom if self.presence is self.chosen else "",
+            profiles_used=dict(self.counts.used),
+            profile_limits={name: p.limit for name, p in self.counts.profiles.items()},
         )
 
 
@@ -537,6 +929,9 @@ class AgentSnapshot:
     queue_ids: tuple[str, ...]
     skills: dict
     connected: bool
+    custom_presence: str = ""
+    profiles_used: dict = field(default_factory=dict)
+    profile_limits: dict = field(default_factory=dict)
 
 
 __all__ = ["AgentActor", "AgentSnapshot"]

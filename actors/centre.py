@@ -12,19 +12,24 @@ import dataclasses
 import itertools
 import uuid
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
 import pykka
 import structlog
 from switchboard.actors import messages as m
 from switchboard.actors.agent import AgentActor, AgentSnapshot
 from switchboard.actors.conversation import ConversationActor, ConversationSnapshot, TimelineEntry
-from switchboard.actors.desktop_link import DesktopLink, PushCounter
+from switchboard.actors.desktop_link import DesktopLink, Envelope, PushCounter
 from switchboard.actors.domain.classification import classify
 from switchboard.actors.domain.model import (
     AgentSpec,
+    DEFAULT_AUTO_CLOSE,
+    QUEUE_TYPE_OF_CHANNEL,
     AgentView,
+    ConversationState,
+    DistributionMode,
     EngineSettings,
     Presence,
     QueueSpec,
@@ -34,28 +39,88 @@ from switchboard.actors.domain.model import (
     frozen_map,
 )
 from switchboard.actors.domain.overflow import is_overflowing
+from switchboard.actors.domain.ordering import cross_queue_key
 from switchboard.actors.domain.routing import SplitCounter, decide_queue, route_variables
 from switchboard.actors.errors import FailedPrecondition, InvalidArgument, NotFound
 from switchboard.actors.gateway_watch import ConversationEvent, GatewayWatch
 from switchboard.actors.queue import QueueActor, QueueSnapshot
+from switchboard.actors.recovery import OpenConversation, Saved, SubmitKey
 
 log = structlog.get_logger("switchboard.centre")
 
 # Closed conversations kept in memory for GetConversation; older ones come from the journal.
 RECENTLY_CLOSED = 20_000
 
+MAX_PREFERRED_AGENTS = 3  # per customer, best first (SPEC.md, "Conversation lifecycle")
+
 
 class Journal(Protocol):
+    """Where the engine's changes go to survive a restart (server/storage.py)."""
+
     def record(self, conversation_id: str, entry: TimelineEntry) -> None: ...
+
+    def saved(
+        self,
+        ticket: Ticket,
+        state: ConversationState,
+        agent_id: str,
+        offer_pending: bool,
+        since: float,
+    ) -> None: ...
 
     def closed(self, snapshot: ConversationSnapshot) -> None: ...
 
+    def agent_provisioned(self, spec: AgentSpec) -> None: ...
+
+    def key_used(self, key: str, used: SubmitKey, at: float) -> None: ...
+
+    def pushed(self, agent_id: str, envelope: Envelope) -> None: ...
+
+    def holding(self, agent_id: str, conversation_id: str, state: str, since: float) -> None: ...
+
+    def let_go(self, conversation_id: str) -> None: ...
+
+    def after_commit(self, callback: Callable[[], None]) -> None: ...
+
+    async def synced(self) -> None: ...
+
+    def clock_moved(self, now: float) -> None: ...
+
 
 class NullJournal:
+    """Keeps nothing: for engines that need not survive a restart (tests, benchmarks)."""
+
     def record(self, conversation_id: str, entry: TimelineEntry) -> None:
         pass
 
+    def saved(self, *args: object) -> None:
+        pass
+
     def closed(self, snapshot: ConversationSnapshot) -> None:
+        pass
+
+    def agent_provisioned(self, spec: AgentSpec) -> None:
+        pass
+
+    def key_used(self, key: str, used: SubmitKey, at: float) -> None:
+        pass
+
+    def pushed(self, agent_id: str, envelope: Envelope) -> None:
+        pass
+
+    def holding(self, agent_id: str, conversation_id: str, state: str, since: float) -> None:
+        pass
+
+    def let_go(self, conversation_id: str) -> None:
+        pass
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        callback()
+
+    async def synced(self) -> None:
+        pass
+
+    def clock_moved(self, now: float) -> None:
         pass
 
 
@@ -72,6 +137,7 @@ class Centre:
     ) -> None:
         self.clock = clock
         self.settings = settings
+        self.zone = ZoneInfo(settings.timezone)
         self.streams = dict(streams)
         self.queue_specs = {q.id: q for q in queues}
         self.journal: Journal = journal or NullJournal()
@@ -85,6 +151,7 @@ class Centre:
         self.queue_estimate: dict[str, float] = dict.fromkeys(self.queue_specs, 0.0)
         self.splits = SplitCounter()
         self.watchers: set[GatewayWatch] = set()
+        self.keys: dict[str, SubmitKey] = {}  # gateways' idempotency keys
         self._seq = itertools.count(1)
         for spec in queues:
             self.queues[spec.id] = QueueActor.start(spec, self.receiving, self)
@@ -123,6 +190,11 @@ class Centre:
         if settings != self.settings:
             changes.append("settings")
         self.settings = settings
+        zone = ZoneInfo(settings.timezone)
+        if zone != self.zone:
+            self.zone = zone
+            for ref in self.agents.values():
+                ref.tell(m.ZoneChanged(zone))
         for stream_id in sorted(set(streams) | set(self.streams)):
             if stream_id not in streams:
                 changes.append(f"work stream {stream_id}: removed (new work is refused)")
@@ -156,6 +228,7 @@ class Centre:
                         agent.skills,
                         agent.name,
                         agent.attributes,
+                        agent.profiles,
                     )
                 )
                 changes.append(f"agent {agent.id}: changed")
@@ -190,11 +263,15 @@ class Centre:
             _check_id("skill name", skill)
             if not 0 <= rating <= 10:
                 raise InvalidArgument(f"skill {skill!r}: rating {rating} is outside 0..10")
+        # Kept in the journal, so that a restart brings the agent back as provisioned.
+        self.journal.agent_provisioned(
+            AgentSpec(agent_id, name or agent_id, capacity, frozen_map(skills), queue_ids)
+        )
         if agent_id not in self.agents:
             spec = AgentSpec(agent_id, name or agent_id, capacity, frozen_map(skills), queue_ids)
             self._start_agent(spec)
             return True
-        self.agents[agent_id].tell(m.ChangeMembership(queue_ids, capacity, skills, name))
+        self.agents[agent_id].tell(m.ChangeMembership(queue_ids, capacity, skills, name, None))
         return False
 
     def agent(self, agent_id: str) -> pykka.ActorRef[Any]:
@@ -210,7 +287,7 @@ class Centre:
             raise NotFound(f"unknown queue {queue_id!r}") from None
 
     def new_link(self, agent_id: str) -> DesktopLink:
-        return DesktopLink(agent_id, self.pushes)
+        return DesktopLink(agent_id, self.pushes, self.journal.after_commit)
 
     async def agent_snapshot(self, agent_id: str) -> AgentSnapshot:
         return await self.agent(agent_id).ask(m.AgentSnapshotRequest(), block=False)
@@ -229,13 +306,37 @@ class Centre:
         context: Mapping | None = None,
         priority: int = 0,
         required_skills: Mapping | None = None,
+        preferred_agent_ids: tuple[str, ...] = (),
+        client_key: str = "",
     ) -> tuple[str, str]:
-        """Route new work and start its conversation; returns (conversation id, queue id)."""
+        """Route new work and start its conversation; returns (conversation id, queue id).
+
+        With a `client_key` already used, nothing is created: the first submit's answer is
+        returned (a gateway retrying after a lost answer must not queue the customer twice).
+        """
+        if client_key:
+            used = self.keys.get(client_key)
+            if used is not None:
+                if (used.work_stream_id, used.customer_id) != (stream_id, customer_id):
+                    raise FailedPrecondition(
+                        f"client_key {client_key!r} was used for work stream "
+                        f"{used.work_stream_id!r}, customer {used.customer_id!r}; a retry must "
+                        "repeat the request, and new work needs a new key"
+                    )
+                return used.conversation_id, used.queue_id
         stream = self.streams.get(stream_id)
         if stream is None:
             raise NotFound(
                 f"unknown work stream {stream_id!r}; known: {', '.join(sorted(self.streams))}"
             )
+        if len(preferred_agent_ids) > MAX_PREFERRED_AGENTS:
+            raise InvalidArgument(
+                f"at most {MAX_PREFERRED_AGENTS} preferred agents, best first; "
+                f"got {len(preferred_agent_ids)}"
+            )
+        unknown = [a for a in preferred_agent_ids if a not in self.agents]
+        if unknown:
+            raise NotFound(f"preferred agent(s) {', '.join(unknown)} unknown")
         context = dict(context or {})
         attributes = dict(customer_attributes or {})
         variables = route_variables(stream_id, context, customer_id, attributes, priority)
@@ -277,11 +378,83 @@ class Centre:
             offer_timeout_s=stream.offer_timeout_s,
             decline_limit=self.settings.decline_limit,
             wrap_up=stream.wrap_up,
+            profiles=stream.profiles
+            if outputs.capacity_profiles is None
+            else outputs.capacity_profiles,
+            pick=stream.mode is DistributionMode.PICK,
+            preferred=tuple(dict.fromkeys(preferred_agent_ids)),
         )
+        # Journalled before the answer can go out (the gateway waits for the commit).
+        self.journal.saved(ticket, ConversationState.OPEN, "", False, now)
+        if client_key:
+            used = SubmitKey(stream_id, customer_id, conversation_id, decision.queue_id)
+            self.keys[client_key] = used
+            self.journal.key_used(client_key, used, now)
         ref = ConversationActor.start(ticket, stream, self)
         self.conversations[conversation_id] = ref
         ref.tell(m.Start(decision.trace, decision.rule, classification.trace))
         return conversation_id, decision.queue_id
+
+    # --- after a restart -------------------------------------------------------------
+
+    def recover(self, saved: Saved) -> dict[str, int]:
+        """Put back what the journal holds: agents provisioned through the API, submit
+        keys, desktop sequence numbers, and every open conversation where it was — queued
+        work in its place with its age, offered work back in its queue, held work with its
+        agent (capacity included; the agent is Offline with the grace period running).
+        Returns how many conversations went where."""
+        self.keys.update(saved.keys)
+        for spec in saved.agents:
+            self.upsert_agent(spec.id, spec.name, spec.capacity, spec.skills, spec.queue_ids)
+        for agent_id, sequence in saved.sequences.items():
+            if agent_id in self.agents:
+                self.agents[agent_id].tell(m.NumberFrom(sequence))
+        counts: dict[str, int] = {}
+        last_seq = 0
+        for open_conversation in sorted(saved.conversations, key=lambda c: c.ticket.seq):
+            where = self._restore(open_conversation, saved.holdings.get(
+                open_conversation.ticket.conversation_id
+            ))
+            counts[where] = counts.get(where, 0) + 1
+            last_seq = max(last_seq, open_conversation.ticket.seq)
+        self._seq = itertools.count(last_seq + 1)
+        return counts
+
+    def _restore(
+        self, saved: OpenConversation, holding: tuple[str, str, float] | None
+    ) -> str:
+        ticket = saved.ticket
+        stream = self.streams.get(ticket.work.stream_id) or _stand_in_stream(ticket)
+        queue_id = self._queue_for(ticket, stream)
+        if queue_id != ticket.work.queue_id:
+            ticket.work = dataclasses.replace(ticket.work, queue_id=queue_id)
+        agent_id, held_state, since = holding or ("", "", saved.since)
+        if held_state == "offered" and agent_id in self.agents:
+            # The desktop may have seen the offer: tell it the offer is gone.
+            self.agents[agent_id].tell(m.OfferLost(ticket.conversation_id))
+        if agent_id and agent_id in self.agents and held_state in _HELD_STATES:
+            state, where = _HELD_STATES[held_state], held_state
+            self.agents[agent_id].tell(m.Reclaim(ticket, queue_id, held_state, since))
+        elif saved.state is ConversationState.WRAP_UP:
+            state, where, agent_id = ConversationState.CLOSED, "closed", saved.agent_id
+        elif saved.state is ConversationState.WAITING:
+            state, where, agent_id = ConversationState.WAITING, "waiting", ""
+        else:
+            state, where, agent_id = ConversationState.OPEN, "queued", ""
+        ref = ConversationActor.start(ticket, stream, self)
+        self.conversations[ticket.conversation_id] = ref
+        ref.tell(m.Recover(state, agent_id, since, saved.timeline, saved.offer_pending))
+        return where
+
+    def _queue_for(self, ticket: Ticket, stream: WorkStream) -> str:
+        """Its queue, or (when a new configuration dropped it) one of the same type."""
+        if ticket.work.queue_id in self.queues:
+            return ticket.work.queue_id
+        if stream.fallback_queue_id in self.queues:
+            return stream.fallback_queue_id
+        needed = QUEUE_TYPE_OF_CHANNEL[ticket.work.channel]
+        same_type = [q for q, spec in self.queue_specs.items() if spec.type is needed]
+        return (same_type or list(self.queues))[0]
 
     def _overflowing(self, queue_id: str, now: float) -> bool:
         spec = self.queue_specs[queue_id]
@@ -310,6 +483,110 @@ class Centre:
             except pykka.ActorDeadError:
                 pass  # closed between the look-up and the ask
         return self.recently_closed.get(conversation_id)
+
+    # --- work taken from a queue -----------------------------------------------------
+
+    async def pickable(self, agent_id: str) -> list[tuple[str, Ticket]]:
+        """Pick-mode work waiting in the agent's queues: (queue id, ticket), best first."""
+        snapshot = await self.agent_snapshot(agent_id)
+        found = []
+        for queue_id in snapshot.queue_ids:
+            tickets = await self.queues[queue_id].ask(m.PickableRequest(agent_id), block=False)
+            priority = self.queue_specs[queue_id].priority
+            found += [(cross_queue_key(priority, t), queue_id, t) for t in tickets]
+        found.sort(key=lambda entry: entry[0])
+        return [(queue_id, ticket) for _, queue_id, ticket in found]
+
+    async def take(self, agent_id: str, conversation_id: str, *, force: bool = False) -> str:
+        """Hand waiting work straight to an agent: they picked it, or (`force`) a supervisor
+        assigns it, past the agent's capacity if need be. Returns what it took over capacity
+        (empty when nothing). Exactly one of two agents taking the same work wins; the other
+        gets FailedPrecondition."""
+        agent = self.agent(agent_id)
+        snapshot = await self.conversation_snapshot(conversation_id)
+        if snapshot is None:
+            raise NotFound(f"unknown conversation {conversation_id!r}")
+        if snapshot.state is not ConversationState.OPEN:
+            holder = f" with agent {snapshot.agent_id}" if snapshot.agent_id else ""
+            raise FailedPrecondition(
+                f"conversation {conversation_id} was already taken: it is "
+                f"{snapshot.state.value.replace('_', '-')}{holder}; only waiting work can be taken"
+            )
+        if snapshot.offer_pending:
+            raise FailedPrecondition(
+                f"conversation {conversation_id} is offered to agent {snapshot.agent_id}; "
+                "it can be taken if that offer is declined or times out"
+            )
+        queue_id = snapshot.ticket.work.queue_id
+        ticket = await self.queues[queue_id].ask(
+            m.HandOver(conversation_id, agent_id, force), block=False
+        )
+        return await agent.ask(m.TakeFromQueue(ticket, queue_id, force), block=False)
+
+    # --- work handed on by the agent who holds it ------------------------------------
+
+    async def transfer_to_queue(
+        self, agent_id: str, conversation_id: str, queue_id: str
+    ) -> ConversationState:
+        agent = self.agent(agent_id)
+        queue = self.queue_specs.get(queue_id)
+        if queue is None:
+            raise NotFound(f"unknown queue {queue_id!r}; known: {', '.join(self.queues)}")
+        snapshot = await self.conversation_snapshot(conversation_id)
+        if snapshot is not None:
+            needed = QUEUE_TYPE_OF_CHANNEL[snapshot.ticket.work.channel]
+            if queue.type is not needed:
+                raise FailedPrecondition(
+                    f"queue {queue_id} is a {queue.type.value} queue; "
+                    f"{snapshot.ticket.work.channel.value} work may only go to {needed.value} queues"
+                )
+        return await agent.ask(m.TransferToQueue(conversation_id, queue_id), block=False)
+
+    async def park(self, agent_id: str, conversation_id: str) -> ConversationState:
+        """Active work waits for the customer (asynchronous channels); its capacity is
+        released once the conversation has agreed (the customer may have ended it)."""
+        agent = self.agent(agent_id)
+        await agent.ask(m.Park(conversation_id), block=False)
+        conversation = self.conversations.get(conversation_id)
+        parked = False
+        if conversation is not None:
+            try:
+                parked = await conversation.ask(m.Parked(agent_id), block=False)
+            except pykka.ActorDeadError:
+                parked = False
+        agent.tell(m.ParkDone(conversation_id, parked))
+        if not parked:
+            raise FailedPrecondition(
+                f"conversation {conversation_id} was ended meanwhile; it was not parked"
+            )
+        return ConversationState.WAITING
+
+    async def transfer_to_agent(self, agent_id: str, conversation_id: str, to_agent_id: str) -> None:
+        """Active work moves from one agent to another, capacity and all. The holder keeps it
+        until the other has taken it, so it is never with nobody, and a refusal leaves it
+        where it was."""
+        source = self.agent(agent_id)
+        target = self.agent(to_agent_id)
+        ticket, queue_id = await source.ask(m.HandOff(conversation_id, to_agent_id), block=False)
+        try:
+            await target.ask(m.TransferIn(ticket, queue_id, agent_id), block=False)
+        except BaseException:
+            source.tell(m.HandOffCancelled(conversation_id))
+            raise
+        source.tell(m.HandOffDone(conversation_id, to_agent_id))
+        conversation = self.conversations.get(conversation_id)
+        kept = False
+        if conversation is not None:
+            try:
+                kept = await conversation.ask(m.Transferred(agent_id, to_agent_id), block=False)
+            except pykka.ActorDeadError:
+                kept = False
+        if not kept:
+            # It closed (or moved on) while being handed over: the new agent lets go.
+            target.tell(m.WithdrawOffer(conversation_id, "closed while being transferred"))
+            raise FailedPrecondition(
+                f"conversation {conversation_id} closed while it was being transferred"
+            )
 
     # --- gateways watching -----------------------------------------------------------
 
@@ -346,6 +623,35 @@ class Centre:
         for ref in [*self.agents.values(), *self.queues.values()]:
             ref.tell(pykka.messages._ActorStop())
         self.conversations.clear()
+
+
+# What an agent's journalled holding becomes for the conversation.
+_HELD_STATES = {
+    "active": ConversationState.ACTIVE,
+    "wrap_up": ConversationState.WRAP_UP,
+    "waiting": ConversationState.WAITING,
+}
+
+
+def _stand_in_stream(ticket: Ticket) -> WorkStream:
+    """For open work whose work stream a new configuration dropped: the rules it was
+    submitted under, as far as the ticket carries them."""
+    channel = ticket.work.channel
+    return WorkStream(
+        id=ticket.work.stream_id,
+        channel=channel,
+        mode=DistributionMode.PICK if ticket.pick else DistributionMode.PUSH,
+        cost=ticket.cost,
+        allowed_presences=ticket.allowed_presences,
+        offer_timeout_s=ticket.offer_timeout_s,
+        auto_accept=ticket.auto_accept,
+        skill_matching=ticket.skill_matching,
+        wrap_up=ticket.wrap_up,
+        auto_close=frozen_map(DEFAULT_AUTO_CLOSE[channel]),
+        route_rules=(),
+        fallback_queue_id=ticket.work.queue_id,
+        profiles=ticket.profiles,
+    )
 
 
 def _check_id(what: str, value: str) -> None:
@@ -389,4 +695,5 @@ def _offline_view(spec: AgentSpec) -> AgentView:
         version=-1,
         name=spec.name,
         attributes=spec.attributes,
+        profile_room=frozen_map({name: p.limit for name, p in spec.profiles.items()}),
     )

@@ -73,6 +73,7 @@ class ConversationActor(LoopActor):
         self._timer: object | None = None
         self._transfers = 0
         self._token = 0
+        self.since = self.clock.now()  # when it entered its state
 
     @property
     def log(self) -> Any:
@@ -90,12 +91,33 @@ class ConversationActor(LoopActor):
                 self._start(trace, rule, classification)
             case m.Offered(agent_id, expires_at):
                 self._offered(agent_id, expires_at)
-            case m.Accepted(agent_id, how):
-                self._accepted(agent_id, how)
+            case m.Accepted(agent_id, how, note):
+                self._accepted(agent_id, how, note)
             case m.Declined(agent_id, reason, counts):
                 self._declined(agent_id, reason, counts)
-            case m.BackToQueue(agent_id, reason):
-                self._back_to_queue(agent_id, reason)
+            case m.BackToQueue(agent_id, reason, not_to_them):
+                self._back_to_queue(agent_id, reason, not_to_them)
+            case m.MovedToQueue(agent_id, queue_id):
+                self._moved_to_queue(agent_id, queue_id)
+            case m.Transferred(from_agent_id, to_agent_id):
+                return self._transferred(from_agent_id, to_agent_id)
+            case m.Parked(agent_id):
+                # Asked: False when the customer ended it before the park got here.
+                if self.state is not S.ACTIVE or self.agent_id != agent_id:
+                    return False
+                self._move(Event.PARK, "parked", f"parked by {agent_id}", agent_id=agent_id)
+                return True
+            case m.Resumed(agent_id):
+                if self.state is S.WAITING and self.agent_id == agent_id:
+                    self._move(Event.RESUME, "resumed", f"resumed by {agent_id}", agent_id=agent_id)
+                else:
+                    self.directory.agents[agent_id].tell(m.ResumeRefused(self.cid))
+            case m.AgentGone(agent_id):
+                if self.state is S.WAITING and self.agent_id == agent_id:
+                    self.agent_id = ""
+                    self._record("agent_gone", f"{agent_id} did not come back", agent_id=agent_id)
+            case m.CustomerWrites():
+                return self._customer_writes()
             case m.Ended(by, agent_id):
                 self._move(Event.END, "ended", f"ended by {by}", agent_id=agent_id)
             case m.Closed(agent_id):
@@ -106,6 +128,8 @@ class ConversationActor(LoopActor):
                 return self._customer_ends()
             case m.Overflowed(queue_id, rule, why):
                 self._overflowed(queue_id, rule, why)
+            case m.Recover(state, agent_id, since, timeline, was_offered):
+                self._recover(state, agent_id, since, timeline, was_offered)
             case m.StateTimeout(token):
                 if token == self._token:
                     self._timed_out()
@@ -135,6 +159,39 @@ class ConversationActor(LoopActor):
         self.directory.queues[work.queue_id].tell(m.Enqueue(self.ticket))
         self.log.info("conversation.queued", work_stream_id=work.stream_id)
 
+    def _recover(
+        self,
+        state: ConversationState,
+        agent_id: str,
+        since: float,
+        timeline: tuple,
+        was_offered: bool,
+    ) -> None:
+        """Back after a restart, where the journal says it was."""
+        self.timeline = list(timeline)
+        self.since = since
+        work = self.ticket.work
+        if state is S.CLOSED:
+            # Its agent had closed it; the crash came before the conversation heard.
+            self.state, self.agent_id = S.WRAP_UP, agent_id
+            self._close(CLOSED_BY_AGENT, Event.CLOSE, "closed by the agent (before a restart)")
+            return
+        self.state, self.agent_id = state, agent_id
+        if state is S.OPEN:
+            why = " (the offer ringing then was withdrawn)" if was_offered else ""
+            self._record(
+                "recovered",
+                f"server restarted: back in its place in queue {work.queue_id}{why}",
+                queue_id=work.queue_id,
+            )
+            self.directory.queues[work.queue_id].tell(m.Enqueue(self.ticket, returning=True))
+        else:
+            holder = f" with {agent_id}" if agent_id else ""
+            self._record(
+                "recovered", f"server restarted: {state.value}{holder}", agent_id=agent_id
+            )
+        self._arm_timer()
+
     def _offered(self, agent_id: str, expires_at: float) -> None:
         if self.state is not S.OPEN:
             # Abandoned or closed while the proposal was in flight: undo the offer.
@@ -145,27 +202,108 @@ class ConversationActor(LoopActor):
         wait = expires_at - self.clock.now()
         self._record("offered", f"offered to {agent_id}, expires in {wait:g} s", agent_id=agent_id)
 
-    def _accepted(self, agent_id: str, how: str) -> None:
+    def _accepted(self, agent_id: str, how: str, note: str = "") -> None:
         if self.state is not S.OPEN:
             self.directory.agents[agent_id].tell(m.WithdrawOffer(self.cid, self.close_reason))
             return
         self.agent_id = agent_id
         self.offer_pending = False
-        self._move(Event.ACCEPT, "accepted", f"{how} by {agent_id}", agent_id=agent_id)
+        by = f"{how} {agent_id}" if how.endswith((" to", " by")) else f"{how} by {agent_id}"
+        self._move(
+            Event.ACCEPT, "accepted", f"{by} ({note})" if note else by, agent_id=agent_id
+        )
 
-    def _back_to_queue(self, agent_id: str, reason: str) -> None:
+    def _back_to_queue(self, agent_id: str, reason: str, not_to_them: bool) -> None:
+        if self._dropped_after_the_end(agent_id, "released"):
+            return
         if self.state is not S.ACTIVE or self.agent_id != agent_id:
             return
         self.agent_id = ""
+        if not_to_them:
+            self.ticket.declines[agent_id] = self.ticket.decline_limit
         self._move(
             Event.RELEASE,
             "released",
-            f"{reason} ({agent_id}); back to the queue",
+            f"{reason} {agent_id}; back to its place in the queue"
+            if not_to_them
+            else f"{reason} ({agent_id}); back to the queue",
             agent_id=agent_id,
         )
         self.directory.queues[self.ticket.work.queue_id].tell(
             m.Enqueue(self.ticket, returning=True)
         )
+
+    def _moved_to_queue(self, agent_id: str, queue_id: str) -> None:
+        """Transferred to a queue: it starts over there (its age, overflow rules)."""
+        if self._dropped_after_the_end(agent_id, "transferred to a queue"):
+            return
+        if self.state is not S.ACTIVE or self.agent_id != agent_id:
+            return
+        self.agent_id = ""
+        self.ticket.declines[agent_id] = self.ticket.decline_limit
+        self._move(
+            Event.RELEASE,
+            "transferred",
+            f"transferred by {agent_id} from queue {self.ticket.work.queue_id} to queue {queue_id}",
+            agent_id=agent_id,
+        )
+        self._enter_queue(queue_id)
+
+    def _enter_queue(self, queue_id: str) -> None:
+        self.ticket.work = dataclasses.replace(self.ticket.work, queue_id=queue_id)
+        self.ticket.enqueued_at = self.clock.now()  # its age in the new queue
+        self._record("queued", f"waiting in queue {queue_id}", queue_id=queue_id)
+        self.directory.queues[queue_id].tell(m.Enqueue(self.ticket))
+
+    def _dropped_after_the_end(self, agent_id: str, how: str) -> bool:
+        """The agent let go of work the customer had already ended (the two crossed): there
+        is nothing left to serve, so it closes rather than waiting in wrap-up for nobody."""
+        if self.state is not S.WRAP_UP or self.agent_id != agent_id:
+            return False
+        self._close(
+            CLOSED_BY_AGENT, Event.CLOSE, f"the customer had ended it; {how} by {agent_id}"
+        )
+        return True
+
+    def _transferred(self, from_agent_id: str, to_agent_id: str) -> bool:
+        """The new agent has it. False when it had closed or moved on meanwhile (an
+        auto-close, say): the new agent must let go of it."""
+        if self.state not in (S.ACTIVE, S.WRAP_UP) or self.agent_id != from_agent_id:
+            return False
+        self.agent_id = to_agent_id
+        self._record(
+            "transferred",
+            f"transferred by {from_agent_id} to agent {to_agent_id} (capacity moves with it)",
+            agent_id=to_agent_id,
+        )
+        if self.state is S.WRAP_UP:
+            # The customer ended it while it was being handed over: the new agent wraps up.
+            self.directory.agents[to_agent_id].tell(m.CustomerEnded(self.cid))
+        return True
+
+    def _customer_writes(self) -> ConversationState:
+        """A message from the customer. Parked work comes back: to the agent who parked it
+        when the work stream keeps affinity, ahead of the rest; else to its queue."""
+        if self.state in (S.OPEN, S.ACTIVE):
+            return self.state  # someone has it, or will: nothing moves
+        if self.state is not S.WAITING:
+            raise FailedPrecondition(
+                f"conversation {self.cid} is {self.state.value}: a new message from the "
+                "customer starts a new conversation (SubmitWork)"
+            )
+        agent_id = self.agent_id
+        if agent_id:
+            self.directory.agents[agent_id].tell(m.ParkedWorkLeaves(self.cid))
+        self.agent_id = ""
+        work = self.ticket.work
+        back_to = agent_id if agent_id and self.stream.affinity else ""
+        if back_to:
+            self.ticket.preferred = (back_to, *(a for a in self.ticket.preferred if a != back_to))
+        how = f"; affinity: {back_to} first" if back_to else ""
+        self._move(Event.CUSTOMER_RETURNS, "customer_returned", f"the customer wrote again{how}")
+        self._record("queued", f"waiting in queue {work.queue_id}", queue_id=work.queue_id)
+        self.directory.queues[work.queue_id].tell(m.Enqueue(self.ticket))
+        return self.state
 
     def _declined(self, agent_id: str, reason: str, counts: bool) -> None:
         if self.state is not S.OPEN:
@@ -195,10 +333,7 @@ class ConversationActor(LoopActor):
                 f"queue {queue_id}: {why}; transferred to {rule.target}",
                 queue_id=queue_id,
             )
-            self.ticket.work = dataclasses.replace(self.ticket.work, queue_id=rule.target)
-            self.ticket.enqueued_at = self.clock.now()  # its age in the new queue
-            self._record("queued", f"waiting in queue {rule.target}", queue_id=rule.target)
-            self.directory.queues[rule.target].tell(m.Enqueue(self.ticket))
+            self._enter_queue(rule.target)
             return
         if rule.then in (OverflowThen.CALLBACK, OverflowThen.VOICEMAIL):
             # The gateway takes it from here (it watches for this close reason).
@@ -270,6 +405,7 @@ class ConversationActor(LoopActor):
         except IllegalTransition as exc:
             self.log.warning("conversation.illegal_transition", detail=str(exc))
             return
+        self.since = self.clock.now()
         self._record(kind, detail, agent_id=agent_id)
         self._arm_timer()
         self.log.info(f"conversation.{kind}", state=self.state.value, agent_id=agent_id)
@@ -280,6 +416,7 @@ class ConversationActor(LoopActor):
         return self.stream.auto_close.get(state, 0.0)
 
     def _arm_timer(self) -> None:
+        """The auto-close timer of the state, counted from when the state began."""
         if self._timer is not None:
             self._timer.cancel()  # type: ignore[attr-defined]
             self._timer = None
@@ -287,13 +424,17 @@ class ConversationActor(LoopActor):
         seconds = self._timeout_for(self.state)
         if seconds > 0 and self.state is not S.CLOSED:
             token = self._token
-            self._timer = tell_later(
-                self.clock, self.clock.now() + seconds, self.actor_ref, m.StateTimeout(token)
-            )
+            due = max(self.since + seconds, self.clock.now())
+            self._timer = tell_later(self.clock, due, self.actor_ref, m.StateTimeout(token))
 
     def _record(self, kind: str, detail: str, queue_id: str = "", agent_id: str = "") -> None:
         entry = TimelineEntry(self.clock.now(), kind, detail, queue_id or "", agent_id)
         self.timeline.append(entry)
+        if self.state is not S.CLOSED:
+            # Where it is now, so that a restart puts it back there.
+            self.directory.journal.saved(
+                self.ticket, self.state, self.agent_id, self.offer_pending, self.since
+            )
         self.directory.journal.record(self.cid, entry)
         if self.directory.watchers and kind in GATEWAY_KINDS:
             work = self.ticket.work

@@ -7,6 +7,7 @@ plain values here and become protobuf messages in `switchboard.server`.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,7 @@ class AgentUpdateEvent:
     capacity_used: int
     capacity_total: int
     conversation_ids: tuple[str, ...]
+    custom_presence: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +73,33 @@ class PushCounter:
         }
 
 
+def _at_once(callback: Callable[[], None]) -> None:
+    callback()
+
+
 class DesktopLink:
-    """One open desktop stream. `send` never blocks; the stream drains `outbox`."""
+    """One open desktop stream. `send` never blocks; the stream drains `outbox`.
+
+    `gate` holds each message back until the journal has committed what it tells (and the
+    message itself), so a desktop never hears of a change a crash could undo; messages keep
+    their order through it.
+    """
 
     # Sentinel put in the outbox to end the stream (replaced by a newer connection, shutdown).
     CLOSE = object()
 
-    def __init__(self, agent_id: str, counter: PushCounter) -> None:
+    def __init__(
+        self,
+        agent_id: str,
+        counter: PushCounter,
+        gate: Callable[[Callable[[], None]], None] = _at_once,
+    ) -> None:
         self.agent_id = agent_id
         self.outbox: asyncio.Queue[Any] = asyncio.Queue()
         self._counter = counter
+        self._gate = gate
         self.closed_reason: str | None = None
+        self.detached = False
         self.last_sequence = 0
         counter.links.add(self)
 
@@ -90,11 +108,19 @@ class DesktopLink:
             return
         self._counter.sent += 1
         self.last_sequence = envelope.sequence
-        self.outbox.put_nowait(envelope)
+        self._gate(lambda: self._deliver(envelope))
+
+    def _deliver(self, item: Any) -> None:
+        if self.detached:
+            if item is not self.CLOSE:
+                self._counter.sent -= 1  # the desktop hung up before it could go
+            return
+        self.outbox.put_nowait(item)
 
     def detach(self) -> None:
         """The stream is gone (the desktop hung up): stop counting what it will never get."""
         self._counter.links.discard(self)
+        self.detached = True
         if self.closed_reason is None:
             self.closed_reason = "desktop disconnected"
         while not self.outbox.empty():
@@ -104,4 +130,4 @@ class DesktopLink:
     def close(self, reason: str) -> None:
         if self.closed_reason is None:
             self.closed_reason = reason
-            self.outbox.put_nowait(self.CLOSE)
+            self._gate(lambda: self._deliver(self.CLOSE))

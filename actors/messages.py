@@ -89,6 +89,24 @@ class QueueSnapshotRequest:
     pass
 
 
+@dataclass(slots=True)
+class HandOver:
+    """Asked: hand waiting work to this agent (it picks it, or a supervisor assigns it).
+
+    Answers with the ticket, now in flight to the agent, or raises FailedPrecondition."""
+
+    conversation_id: str
+    agent_id: str
+    force: bool  # a supervisor's force-assign: any waiting work, any agent
+
+
+@dataclass(slots=True)
+class PickableRequest:
+    """Asked: the work waiting here in pick mode, in the order it should be taken."""
+
+    agent_id: str
+
+
 # --- to an agent -----------------------------------------------------------------------
 
 
@@ -106,8 +124,12 @@ class Proposal:
 
 @dataclass(slots=True)
 class Connect:
+    """Asked: a desktop connected. Answers (presence, last sequence number before it)."""
+
     link: Any  # DesktopLink
     presence: Presence | None
+    custom: str = ""  # a custom presence name, whose base is `presence`
+    resume_after: int | None = None  # the last message the desktop saw, to resume after
 
 
 @dataclass(slots=True)
@@ -118,6 +140,7 @@ class Disconnect:
 @dataclass(slots=True)
 class SetPresence:
     presence: Presence
+    custom: str = ""  # a custom presence name ("lunch"), whose base is `presence`
 
 
 @dataclass(slots=True)
@@ -166,6 +189,133 @@ class WrapUpBlockExpired:
 
 
 @dataclass(slots=True)
+class Reclaim:
+    """After a restart: the journal says this agent held `ticket` ("active", "wrap_up" or
+    "waiting") since `since`."""
+
+    ticket: Ticket
+    queue_id: str
+    state: str
+    since: float
+
+
+@dataclass(slots=True)
+class OfferLost:
+    """After a restart: an offer this agent had ringing did not survive it."""
+
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class NumberFrom:
+    """After a restart: the last desktop message this agent pushed had this number."""
+
+    sequence: int
+
+
+@dataclass(slots=True)
+class ZoneChanged:
+    """A reloaded configuration moved the time zone where days end."""
+
+    zone: Any  # ZoneInfo
+
+
+@dataclass(slots=True)
+class DayStarts:
+    """Local midnight: capacity profiles that reset at the end of the day start over."""
+
+
+@dataclass(slots=True)
+class TakeFromQueue:
+    """Asked: hold this work, handed over by its queue, as active at once."""
+
+    ticket: Ticket
+    queue_id: str
+    force: bool
+
+
+@dataclass(slots=True)
+class ReleaseWork:
+    """Asked: the agent gives active work back to its queue."""
+
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class TransferToQueue:
+    """Asked: the agent sends active work to another queue, where it is routed again."""
+
+    conversation_id: str
+    queue_id: str
+
+
+@dataclass(slots=True)
+class HandOff:
+    """Asked: first step of a transfer to another agent; answers (ticket, queue id) and
+    keeps the work (and its capacity) until HandOffDone or HandOffCancelled."""
+
+    conversation_id: str
+    to_agent_id: str
+
+
+@dataclass(slots=True)
+class HandOffDone:
+    conversation_id: str
+    to_agent_id: str
+
+
+@dataclass(slots=True)
+class HandOffCancelled:
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class TransferIn:
+    """Asked: hold this active work, transferred from another agent."""
+
+    ticket: Ticket
+    queue_id: str
+    from_agent_id: str
+
+
+@dataclass(slots=True)
+class Park:
+    """Asked: active work waits for the customer; its capacity is released."""
+
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class ParkDone:
+    """The conversation's answer to a park: `confirmed`, or refused (the customer had ended
+    it)."""
+
+    conversation_id: str
+    confirmed: bool
+
+
+@dataclass(slots=True)
+class Resume:
+    """Asked: parked work becomes active again, if the agent has room for it."""
+
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class ResumeRefused:
+    """The conversation had already gone back to its queue when the resume reached it."""
+
+    conversation_id: str
+
+
+@dataclass(slots=True)
+class ParkedWorkLeaves:
+    """The customer wrote again: parked work goes back through its queue."""
+
+    conversation_id: str
+
+
+@dataclass(slots=True)
 class GraceExpired:
     """The agent's desktop has been gone for the whole reconnect grace period."""
 
@@ -179,6 +329,7 @@ class ChangeMembership:
     skills: Any
     name: str
     attributes: Any = None  # None: keep them (the API cannot set attributes, the file can)
+    profiles: Any = None  # new capacity profiles (id -> CapacityProfile); None keeps them
 
 
 @dataclass(slots=True)
@@ -205,7 +356,8 @@ class Offered:
 @dataclass(slots=True)
 class Accepted:
     agent_id: str
-    how: str  # "accepted", "auto-accepted"
+    how: str  # "accepted", "auto-accepted", "picked from the queue by", ...
+    note: str = ""  # e.g. what a force-assign took over capacity
 
 
 @dataclass(slots=True)
@@ -217,10 +369,48 @@ class Declined:
 
 @dataclass(slots=True)
 class BackToQueue:
-    """The agent who held it is gone for good: the work waits for someone else."""
+    """The agent who held it gave it back or is gone for good: it waits for someone else."""
 
     agent_id: str
     reason: str
+    not_to_them: bool = False  # released by the agent: never offered to them again
+
+
+@dataclass(slots=True)
+class MovedToQueue:
+    """The agent who held it transferred it to another queue."""
+
+    agent_id: str
+    queue_id: str
+
+
+@dataclass(slots=True)
+class Transferred:
+    from_agent_id: str
+    to_agent_id: str
+
+
+@dataclass(slots=True)
+class Parked:
+    agent_id: str
+
+
+@dataclass(slots=True)
+class Resumed:
+    agent_id: str
+
+
+@dataclass(slots=True)
+class AgentGone:
+    """The agent of parked work is gone for good: when the customer writes, anyone may
+    take it."""
+
+    agent_id: str
+
+
+@dataclass(slots=True)
+class CustomerWrites:
+    """Asked (by the gateway): the customer sent a message; answers the state after it."""
 
 
 @dataclass(slots=True)
@@ -242,6 +432,18 @@ class CustomerAbandons:
 @dataclass(slots=True)
 class CustomerEnds:
     pass
+
+
+@dataclass(slots=True)
+class Recover:
+    """After a restart: the conversation was in `state` since `since` (with `agent_id`
+    holding or having parked it); its timeline so far is `timeline`."""
+
+    state: Any  # ConversationState
+    agent_id: str
+    since: float
+    timeline: tuple
+    was_offered: bool
 
 
 @dataclass(slots=True)

@@ -23,7 +23,8 @@ from switchboard.actors.domain.overflow import (
     overflow_while_waiting,
 )
 from switchboard.actors.domain.rings import next_widening
-from switchboard.actors.queue_book import QueueBook
+from switchboard.actors.errors import FailedPrecondition
+from switchboard.actors.queue_book import QueueBook, WhyNot
 from switchboard.actors.runtime import LoopActor
 from switchboard.actors.runtime.timers import tell_later
 
@@ -143,6 +144,13 @@ class QueueActor(LoopActor):
                     self._check = None
                     self._check_at = float("inf")
                     self._check_waiting()
+            case m.HandOver(conversation_id, agent_id, force):
+                try:
+                    return self.book.hand_over(conversation_id, agent_id, force=force)
+                except WhyNot as exc:
+                    raise FailedPrecondition(str(exc)) from None
+            case m.PickableRequest():
+                return self.book.pickable()
             case m.QueueSnapshotRequest():
                 return self._snapshot()
             case _:

@@ -6,6 +6,8 @@ that ordering and selection are tested directly and read in one place.
 
 from __future__ import annotations
 
+import dataclasses
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,6 +21,9 @@ from switchboard.actors.domain.selection import SelectionRule, facts, rules_matc
 from switchboard.actors.skill_index import SkillIndex, closest_member
 
 NEVER = float("-inf")
+
+# How many recent hand-overs the book remembers, to tell a late taker who was first.
+REMEMBERED_TAKERS = 1_000
 
 
 @dataclass(slots=True)
@@ -40,18 +45,7 @@ class Member:
 
 
 def _with_free(view: AgentView, free: int) -> AgentView:
-    return AgentView(
-        agent_id=view.agent_id,
-        presence=view.presence,
-        free_units=free,
-        capacity=view.capacity,
-        skills=view.skills,
-        last_assigned_at=view.last_assigned_at,
-        last_released_at=view.last_released_at,
-        version=view.version,
-        name=view.name,
-        attributes=view.attributes,
-    )
+    return dataclasses.replace(view, free_units=free)
 
 
 class QueueBook:
@@ -88,6 +82,7 @@ class QueueBook:
         self.index: SortedList = SortedList()  # (key, agent_id)
         self.skill_index = self._skill_index_for(method)
         self._joined = 0
+        self.takers: OrderedDict[str, str] = OrderedDict()  # conversation id -> agent, recent
 
     @staticmethod
     def _skill_index_for(method: AssignmentMethod) -> SkillIndex | None:
@@ -228,8 +223,16 @@ class QueueBook:
         return why_not_eligible(self.members[agent_id].believed(), ticket, ring) is None
 
     def best_agent_for(self, ticket: Ticket, now: float) -> str | None:
-        """The first indexed member, in method order, who may take `ticket` at `now`."""
+        """The first indexed member, in method order, who may take `ticket` at `now`; the
+        agents it prefers (affinity, the customer's preferred agents) come before anyone."""
+        if ticket.pick:
+            return None  # agents take pick-mode work themselves
         ring = self.ring_for(ticket, now)
+        for agent_id in ticket.preferred:
+            member = self.members.get(agent_id)
+            if member is not None and member.key is not None:
+                if self._eligible(agent_id, ticket, ring):
+                    return agent_id
         if self.method is AssignmentMethod.CLOSEST_SKILL_MATCH:
             return self._closest_agent_for(ticket, ring)
         if self.method is AssignmentMethod.CUSTOM:
@@ -271,9 +274,44 @@ class QueueBook:
         if believed.free_units <= 0 or believed.presence not in self.receiving:
             return None
         for ticket in self.backlog.values():
+            if ticket.pick:
+                continue  # agents take pick-mode work themselves
             if why_not_eligible(believed, ticket, self.ring_for(ticket, now)) is None:
                 return ticket
         return None
+
+    def pickable(self) -> list[Ticket]:
+        """Pick-mode work waiting, in the order it should be taken."""
+        return [ticket for ticket in self.backlog.values() if ticket.pick]
+
+    def hand_over(self, conversation_id: str, agent_id: str, *, force: bool) -> Ticket:
+        """Take waiting work out for `agent_id` (who picked it, or to whom a supervisor
+        assigns it) and mark it in flight; raise WhyNot when it cannot be had."""
+        key = self._key_of.get(conversation_id)
+        if key is None:
+            raise WhyNot(self._why_not_waiting(conversation_id))
+        ticket = self.backlog[key]
+        if not force:
+            if agent_id not in self.members:
+                raise WhyNot(f"agent {agent_id} is not a member of queue {self.queue_id}")
+            if not ticket.pick:
+                raise WhyNot(
+                    f"work stream {ticket.work.stream_id} is in push mode: its work is "
+                    "offered to agents, not taken"
+                )
+        self.mark_proposed(ticket, agent_id)
+        return ticket
+
+    def _why_not_waiting(self, conversation_id: str) -> str:
+        if conversation_id in self.proposed:
+            _, agent_id = self.proposed[conversation_id]
+            return f"conversation {conversation_id} is being handed to agent {agent_id}"
+        if conversation_id in self.takers:
+            return (
+                f"conversation {conversation_id} was already taken by agent "
+                f"{self.takers[conversation_id]}"
+            )
+        return f"conversation {conversation_id} is not waiting in queue {self.queue_id}"
 
     def assignable(self, now: float) -> Iterator[tuple[Ticket, str]]:
         """Pairs (waiting ticket, agent to propose it to), in backlog order, until no member
@@ -308,9 +346,10 @@ class QueueBook:
     def mark_proposed(self, ticket: Ticket, agent_id: str) -> None:
         self.remove(ticket.conversation_id)
         self.proposed[ticket.conversation_id] = (ticket, agent_id)
-        member = self.members[agent_id]
-        member.in_flight_units += ticket.cost
-        self._reindex(member)
+        member = self.members.get(agent_id)  # a supervisor may assign to a non-member
+        if member is not None:
+            member.in_flight_units += ticket.cost
+            self._reindex(member)
 
     def _settle_proposal(self, conversation_id: str) -> tuple[Ticket, str] | None:
         entry = self.proposed.pop(conversation_id, None)
@@ -326,6 +365,9 @@ class QueueBook:
     def taken(self, conversation_id: str, agent_id: str, now: float) -> None:
         self._settle_proposal(conversation_id)
         self.withdrawn.discard(conversation_id)
+        self.takers[conversation_id] = agent_id
+        if len(self.takers) > REMEMBERED_TAKERS:
+            self.takers.popitem(last=False)
         member = self.members.get(agent_id)
         if member is not None:
             member.last_assigned_here = now
@@ -348,3 +390,7 @@ class QueueBook:
         if conversation_id in self.proposed:
             self.withdrawn.add(conversation_id)
         return False
+
+
+class WhyNot(Exception):
+    """Waiting work cannot be handed over; the message says why, for the person asking."""

@@ -72,9 +72,20 @@ class Desktop:
         self._first = asyncio.Event()
         self._hung_up = False
 
-    async def connect(self, presence: int = common_pb2.PRESENCE_UNSPECIFIED) -> None:
-        """Open the stream and return once the server has sent the first message on it."""
+    async def connect(
+        self, presence: int = common_pb2.PRESENCE_UNSPECIFIED, *, resume: bool = False
+    ) -> None:
+        """Open the stream and return once the server has sent the first message on it.
+
+        `resume`: carry on after the last message this desktop received (the server sends
+        what it missed, once, in order, then the agent's state as it is now).
+        """
         request = desktop_pb2.ConnectRequest(agent_id=self.agent_id, presence=presence)
+        if resume:
+            request.resume_after_sequence = self.last_sequence
+        self._hung_up = False
+        self.ended = None
+        self._first = asyncio.Event()
         self._call = self.connection.desktop.Connect(request)
         self._reader = asyncio.create_task(self._read(), name=f"desktop-{self.agent_id}")
         first = asyncio.create_task(self._first.wait())
@@ -100,6 +111,11 @@ class Desktop:
                 self.ended = exc
         finally:
             self._first.set()
+
+    @property
+    def hung_up(self) -> bool:
+        """This desktop ended its stream itself (not the server going away)."""
+        return self._hung_up
 
     @property
     def reading(self) -> bool:
@@ -142,6 +158,51 @@ class Desktop:
     async def close(self, conversation_id: str) -> None:
         await self.connection.desktop.CloseConversation(
             desktop_pb2.CloseConversationRequest(
+                agent_id=self.agent_id, conversation_id=conversation_id
+            )
+        )
+
+    async def pickable(self) -> list[str]:
+        """Ids of the pick-mode work waiting in this agent's queues, best first."""
+        response = await self.connection.desktop.ListPickableWork(
+            desktop_pb2.ListPickableWorkRequest(agent_id=self.agent_id)
+        )
+        return [c.id for c in response.conversations]
+
+    async def take(self, conversation_id: str) -> None:
+        await self.connection.desktop.TakeWork(
+            desktop_pb2.TakeWorkRequest(agent_id=self.agent_id, conversation_id=conversation_id)
+        )
+
+    async def release(self, conversation_id: str) -> None:
+        await self.connection.desktop.ReleaseConversation(
+            desktop_pb2.ReleaseConversationRequest(
+                agent_id=self.agent_id, conversation_id=conversation_id
+            )
+        )
+
+    async def transfer(
+        self, conversation_id: str, *, to_agent: str = "", to_queue: str = ""
+    ) -> desktop_pb2.TransferConversationResponse:
+        request = desktop_pb2.TransferConversationRequest(
+            agent_id=self.agent_id, conversation_id=conversation_id
+        )
+        if to_agent:
+            request.to_agent_id = to_agent
+        if to_queue:
+            request.to_queue_id = to_queue
+        return await self.connection.desktop.TransferConversation(request)
+
+    async def park(self, conversation_id: str) -> None:
+        await self.connection.desktop.ParkConversation(
+            desktop_pb2.ParkConversationRequest(
+                agent_id=self.agent_id, conversation_id=conversation_id
+            )
+        )
+
+    async def resume(self, conversation_id: str) -> None:
+        await self.connection.desktop.ResumeConversation(
+            desktop_pb2.ResumeConversationRequest(
                 agent_id=self.agent_id, conversation_id=conversation_id
             )
         )

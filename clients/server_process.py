@@ -51,8 +51,10 @@ class ServerProcess:
         self.address = ""
 
     def start(self, timeout: float = 30.0) -> str:
+        """Start (or start again, on the same journal) and return the address."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("w")
+        self.port_file.unlink(missing_ok=True)
+        log = self.log_path.open("a")
         self.process = subprocess.Popen(
             self.args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}
         )

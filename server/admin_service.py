@@ -66,6 +66,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
                 )
             target = translate.seconds_of(request.to) if request.HasField("to") else clock.now()
             fired = await clock.advance_to(target, self.dispatcher.settled)
+            self.centre.journal.clock_moved(clock.now())  # a restart goes on from here
         return admin_pb2.AdvanceClockResponse(
             now=translate.timestamp(clock.now()),
             desktop_messages_sent=self.centre.pushes.sent,

@@ -10,6 +10,7 @@ import gc
 import signal
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import structlog
@@ -94,6 +95,22 @@ class Running:
         )
 
 
+async def _recover(centre: Centre, storage: Storage, clock: Any, dispatcher: Dispatcher) -> None:
+    """Put back what the journal holds before the first call is taken."""
+    started = time.perf_counter()
+    saved = await storage.load()
+    if getattr(clock, "manual", False) and saved.clock is not None:
+        await clock.advance_to(saved.clock, dispatcher.settled)  # time never goes back
+    where = centre.recover(saved)
+    await dispatcher.settled()
+    log.info(
+        "server.recovered",
+        conversations=sum(where.values()),
+        seconds=round(time.perf_counter() - started, 3),
+        **where,
+    )
+
+
 async def start(
     config: Config,
     *,
@@ -143,6 +160,7 @@ async def start(
         msg = f"cannot listen on {listen}: the address is in use or not valid for this host"
         raise OSError(msg) from exc
     await storage.open()
+    await _recover(centre, storage, clock, dispatcher)
     await server.start()
     for name in ["", *services]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)

@@ -27,12 +27,14 @@ from switchboard.actors.domain.model import (
     QUEUE_TYPE_OF_CHANNEL,
     AgentSpec,
     AssignmentMethod,
+    CapacityProfile,
     Channel,
     ConversationState,
     DistributionMode,
     EngineSettings,
     Presence,
     PresenceAfter,
+    ProfileReset,
     QueueSpec,
     QueueType,
     RouteRule,
@@ -138,6 +140,7 @@ class _Reader:
     def __init__(self, source: str, lines: dict[str, int]) -> None:
         self.source = source
         self.lines = lines
+        self.profiles: dict[str, CapacityProfile] = {}
 
     def fail(self, key: str, reason: str) -> ConfigError:
         """An error at `key`, on the line of the nearest enclosing key the file has."""
@@ -241,8 +244,15 @@ class _Reader:
     # --- the document ----------------------------------------------------------------
 
     def config(self, data: Any) -> Config:
-        top = self.mapping(data, "", {"settings", "work_streams", "queues", "agents"})
+        top = self.mapping(
+            data, "", {"settings", "capacity_profiles", "work_streams", "queues", "agents"}
+        )
         settings = self.settings(top.get("settings") or {}, "settings")
+        profile_items = self.listing(top.get("capacity_profiles"), "capacity_profiles")
+        self.unique_ids(profile_items, "capacity_profiles")
+        for i, item in enumerate(profile_items):
+            profile = self.profile(item, f"capacity_profiles[{i}]", None)
+            self.profiles[profile.id] = profile
         queue_items = self.listing(top.get("queues"), "queues")
         if not queue_items:
             raise self.fail("queues" if "queues" in top else "", "at least one queue is required")
@@ -286,8 +296,28 @@ class _Reader:
                 "after_reject",
                 "default_agent_capacity",
                 "reconnect_grace_s",
+                "timezone",
+                "custom_presences",
             },
         )
+        customs = data.get("custom_presences") or {}
+        customs_key = _join(key, "custom_presences")
+        if not isinstance(customs, dict):
+            raise self.fail(customs_key, f"must map names to base presences, got {_kind(customs)}")
+        custom_presences = {}
+        for name in customs:
+            self.check_identifier(name, _join(customs_key, str(name)))
+            base = self.choice(customs, name, customs_key, Presence, None)
+            if base is Presence.INACTIVE:
+                raise self.fail(_join(customs_key, name), "inactive is set only by the engine")
+            custom_presences[name] = base
+        zone = self.text(data, "timezone", key, "UTC")
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise self.fail(
+                _join(key, "timezone"), f"unknown time zone {zone!r} (IANA names, e.g. Europe/Paris)"
+            ) from None
         return EngineSettings(
             decline_limit=self.number(data, "decline_limit", key, 3, minimum=1, integer=True),
             after_missed_offer=self.choice(
@@ -298,6 +328,8 @@ class _Reader:
             default_agent_capacity=self.number(
                 data, "default_agent_capacity", key, 1, minimum=1, integer=True
             ),
+            timezone=zone,
+            custom_presences=frozen_map(custom_presences),
         )
 
     def queue(self, data: Any, key: str) -> QueueSpec:
@@ -538,9 +570,12 @@ class _Reader:
                 "classify",
                 "route",
                 "fallback_queue",
+                "capacity_profile",
+                "affinity",
             },
         )
         stream_id = self.identifier(data, "id", key)
+        profiles = self.profile_names(data.get("capacity_profile"), _join(key, "capacity_profile"))
         if "channel" not in data:
             raise self.fail(
                 key, "channel is required (one of " + ", ".join(c.value for c in Channel) + ")"
@@ -549,8 +584,6 @@ class _Reader:
         mode = self.choice(data, "mode", key, DistributionMode, "push")
         if channel is Channel.VOICE and mode is DistributionMode.PICK:
             raise self.fail(_join(key, "mode"), "voice work is push only: agents cannot pick calls")
-        if mode is DistributionMode.PICK:
-            raise self.fail(_join(key, "mode"), "pick mode is not available yet (issue 4)")
         presences = self.listing(
             data.get("allowed_presences", list(DEFAULT_PRESENCES)), _join(key, "allowed_presences")
         )
@@ -594,7 +627,12 @@ class _Reader:
             id=stream_id,
             channel=channel,
             mode=mode,
-            cost=self.number(data, "cost", key, 1, minimum=1, integer=True),
+            # Work measured by capacity profiles needs no units unless it says so.
+            cost=self.number(
+                data, "cost", key, 0 if profiles else 1, minimum=0 if profiles else 1, integer=True
+            ),
+            profiles=profiles,
+            affinity=self.flag(data, "affinity", key, False),
             allowed_presences=frozenset(allowed),
             offer_timeout_s=self.number(
                 data, "offer_timeout_s", key, DEFAULT_OFFER_TIMEOUT_S, minimum=1
@@ -637,7 +675,7 @@ class _Reader:
                 seen[name] = i
 
     def condition(
-        self, data: dict, key: str, name: str, variables: frozenset[str] | None = None
+        self, data: dict, key: str, name: str, variables: Mapping | None = None
     ) -> Condition:
         source = self.text(data, "when", key)
         try:
@@ -669,7 +707,11 @@ class _Reader:
         set_key = _join(key, "set")
         if "set" not in data:
             raise self.fail(key, f"rule {name!r}: set is required (what the rule decides)")
-        sets = self.mapping(data["set"], set_key, {"priority", "severity", "skills", "attributes"})
+        sets = self.mapping(
+            data["set"],
+            set_key,
+            {"priority", "severity", "skills", "attributes", "capacity_profile"},
+        )
         if not sets:
             raise self.fail(set_key, f"rule {name!r} sets nothing")
         skills = {}
@@ -703,6 +745,11 @@ class _Reader:
                 else None,
                 skills=frozen_map(skills),
                 attributes=frozen_map({k: str(v) for k, v in attributes.items()}),
+                capacity_profiles=self.profile_names(
+                    sets["capacity_profile"], _join(set_key, "capacity_profile")
+                )
+                if "capacity_profile" in sets
+                else None,
             ),
         )
 
@@ -748,7 +795,11 @@ class _Reader:
     def agent(
         self, data: Any, key: str, queues: dict[str, QueueSpec], settings: EngineSettings
     ) -> AgentSpec:
-        data = self.mapping(data, key, {"id", "name", "capacity", "skills", "queues", "attributes"})
+        data = self.mapping(
+            data,
+            key,
+            {"id", "name", "capacity", "skills", "queues", "capacity_profiles", "attributes"},
+        )
         agent_id = self.identifier(data, "id", key)
         skills_data = data.get("skills") or {}
         skills_key = _join(key, "skills")
@@ -775,7 +826,59 @@ class _Reader:
             skills=frozen_map(skills),
             queue_ids=tuple(queue_ids),
             attributes=self.attributes(data.get("attributes"), _join(key, "attributes")),
+            profiles=self.agent_profiles(data.get("capacity_profiles"), key),
         )
+
+    # --- capacity profiles -----------------------------------------------------------
+
+    def profile(self, data: Any, key: str, base: CapacityProfile | None) -> CapacityProfile:
+        """A profile; with `base`, an agent's override of some of its fields."""
+        data = self.mapping(data, key, {"id", "limit", "reset", "blocking"})
+        profile_id = self.identifier(data, "id", key)
+        if base is None and "limit" not in data:
+            raise self.fail(key, "limit is required (work items at once, or per day)")
+        return CapacityProfile(
+            id=profile_id,
+            limit=self.number(
+                data, "limit", key, base.limit if base else 1, minimum=1, integer=True
+            ),
+            reset=self.choice(
+                data, "reset", key, ProfileReset, base.reset.value if base else "immediate"
+            ),
+            blocking=self.flag(data, "blocking", key, base.blocking if base else True),
+        )
+
+    def profile_names(self, value: Any, key: str) -> tuple[str, ...]:
+        """The profiles a work stream consumes: one id or a list of them."""
+        names = [value] if isinstance(value, str) else self.listing(value, key)
+        for j, name in enumerate(names):
+            where = key if isinstance(value, str) else f"{key}[{j}]"
+            if name not in self.profiles:
+                known = ", ".join(self.profiles) or "none are defined"
+                raise self.fail(
+                    where, f"unknown capacity profile {name!r} (capacity_profiles: {known})"
+                )
+        if len(set(names)) != len(names):
+            raise self.fail(key, "lists a capacity profile twice")
+        return tuple(names)
+
+    def agent_profiles(self, value: Any, key: str) -> Mapping:
+        """An agent's profiles: ids, or `{id, limit, ...}` to override the profile for them."""
+        key = _join(key, "capacity_profiles")
+        found: dict[str, CapacityProfile] = {}
+        for j, item in enumerate(self.listing(value, key)):
+            where = f"{key}[{j}]"
+            profile_id = item.get("id") if isinstance(item, dict) else item
+            if profile_id not in self.profiles:
+                known = ", ".join(self.profiles) or "none are defined"
+                raise self.fail(
+                    where, f"unknown capacity profile {profile_id!r} (capacity_profiles: {known})"
+                )
+            if profile_id in found:
+                raise self.fail(where, f"capacity profile {profile_id!r} is listed twice")
+            base = self.profiles[profile_id]
+            found[profile_id] = base if isinstance(item, str) else self.profile(item, where, base)
+        return frozen_map(found)
 
     def attributes(self, data: Any, key: str) -> Mapping:
         """Names to plain values, kept as text (as CEL conditions compare them)."""

@@ -37,7 +37,11 @@ def unary(handler: Callable[..., Any]) -> Callable[..., Any]:
         if isinstance(request, Malformed):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _malformed(request))
         try:
-            return await handler(self, request, context)
+            response = await handler(self, request, context)
+            # Nothing is answered before what it changed is committed (a crash after the
+            # answer must not undo what the caller was told).
+            await self.centre.journal.synced()
+            return response
         except errors.EngineError as exc:
             await context.abort(_status(exc), str(exc))
         except pykka.ActorDeadError:

@@ -35,6 +35,11 @@ class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
             context=validation.string_map("context", request.context),
             priority=validation.priority(request.priority),
             required_skills=validation.skills("required_skills", request.required_skills),
+            preferred_agent_ids=tuple(
+                validation.require_id(f"preferred_agent_ids[{i}]", agent_id)
+                for i, agent_id in enumerate(request.preferred_agent_ids)
+            ),
+            client_key=validation.optional_id("client_key", request.client_key),
         )
         return gateway_pb2.SubmitWorkResponse(
             conversation_id=conversation_id,
@@ -75,6 +80,15 @@ class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
         conversation = await open_conversation(self.centre, self.storage, cid)
         state = await conversation.ask(m.CustomerEnds(), block=False)
         return gateway_pb2.GatewayEndConversationResponse(state=translate.STATE_TO_PROTO[state])
+
+    @unary
+    async def RecordCustomerMessage(
+        self, request: gateway_pb2.RecordCustomerMessageRequest, context: grpc.aio.ServicerContext
+    ) -> gateway_pb2.RecordCustomerMessageResponse:
+        cid = validation.require_id("conversation_id", request.conversation_id)
+        conversation = await open_conversation(self.centre, self.storage, cid)
+        state = await conversation.ask(m.CustomerWrites(), block=False)
+        return gateway_pb2.RecordCustomerMessageResponse(state=translate.STATE_TO_PROTO[state])
 
     @streaming
     async def WatchConversations(

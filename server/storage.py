@@ -1,12 +1,15 @@
-"""The journal: one SQLite file (WAL mode) holding every conversation's timeline.
+"""The journal: one SQLite file (WAL mode) holding everything a restart needs.
 
-Writes are batched: actors hand entries over without waiting, and once per turn of the event
-loop the batch goes to a single writer thread, which commits it in one transaction. Reads
-(closed conversations no longer in memory) go through the same thread, so one connection
-serves both and the file can be locked exclusively against a second server.
+It holds every conversation's timeline, the open work and where it is, closed conversations,
+agents provisioned through the API, gateways' submit keys, every message pushed to a desktop
+(so a desktop can resume its stream, even across a restart) and the manual clock's time.
 
-Restart recovery from this file is issue 5; today the file answers for conversations that
-closed earlier, in this run or a previous one.
+Writes are batched: actors hand records over without waiting, and once per turn of the event
+loop the batch goes to a single writer thread, which commits it in one transaction (group
+commit: a burst costs a few large commits, not many small ones). Nothing a client is told
+goes out before the records behind it are committed: answers wait for `synced()`, desktop
+messages are released by `after_commit`. Reads go through the same thread, so one
+connection serves both and the file can be locked exclusively against a second server.
 """
 
 from __future__ import annotations
@@ -14,15 +17,21 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections import deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 from switchboard.actors.conversation import ConversationSnapshot, TimelineEntry
-from switchboard.server import translate
+from switchboard.actors.desktop_link import Envelope
+from switchboard.actors.domain.model import AgentSpec, ConversationState, Ticket, frozen_map
+from switchboard.actors.recovery import OpenConversation, Saved, SubmitKey
+from switchboard.server import records, translate
 from switchboard.v1 import common_pb2
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS timeline (
@@ -57,9 +66,95 @@ MIGRATIONS = {
         "ALTER TABLE conversations ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'",
         "ALTER TABLE conversations ADD COLUMN severity INTEGER NOT NULL DEFAULT 0",
     ],
+    3: [
+        # Open work: the ticket as JSON (server/records.py), its state and who has it.
+        """CREATE TABLE open_work (
+            conversation_id TEXT PRIMARY KEY,
+            ticket TEXT NOT NULL,
+            state TEXT NOT NULL,
+            agent_id TEXT NOT NULL,
+            offer_pending INTEGER NOT NULL,
+            since REAL NOT NULL
+        )""",
+        """CREATE TABLE agents (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            capacity INTEGER NOT NULL,
+            skills TEXT NOT NULL,
+            queue_ids TEXT NOT NULL
+        )""",
+        """CREATE TABLE submit_keys (
+            key TEXT PRIMARY KEY,
+            work_stream_id TEXT NOT NULL,
+            customer_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            queue_id TEXT NOT NULL,
+            at REAL NOT NULL
+        )""",
+        """CREATE TABLE desktop_messages (
+            agent_id TEXT NOT NULL,
+            sequence INTEGER NOT NULL,
+            message BLOB NOT NULL,
+            PRIMARY KEY (agent_id, sequence)
+        )""",
+        "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        # Who holds what, as the agents say (their word wins after a crash: it is what
+        # their desktops were told).
+        """CREATE TABLE agent_work (
+            conversation_id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            state TEXT NOT NULL,
+            since REAL NOT NULL
+        )""",
+    ],
 }
 
+# Desktop messages kept per agent for resuming a stream; older ones are pruned as new ones
+# are written (a desktop that missed more than this starts afresh).
+KEPT_DESKTOP_MESSAGES = 1_000
+
 log = structlog.get_logger("switchboard.storage")
+
+RETRY_S = 0.5  # after a failed commit (a full disk, say), try again this soon
+
+
+@dataclass(slots=True)
+class _Batch:
+    """Records handed over since the last commit began."""
+
+    timeline: list[tuple] = field(default_factory=list)
+    conversations: list[tuple] = field(default_factory=list)
+    open_work: dict[str, tuple | None] = field(default_factory=dict)  # None: closed
+    agents: dict[str, tuple] = field(default_factory=dict)
+    keys: list[tuple] = field(default_factory=list)
+    messages: list[tuple] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+    agent_work: dict[str, tuple | None] = field(default_factory=dict)  # None: let go
+
+    def empty(self) -> bool:
+        return not (
+            self.timeline
+            or self.conversations
+            or self.open_work
+            or self.agents
+            or self.keys
+            or self.messages
+            or self.meta
+            or self.agent_work
+        )
+
+    def then(self, later: _Batch) -> _Batch:
+        """This batch followed by a later one (to retry a failed commit in order)."""
+        return _Batch(
+            self.timeline + later.timeline,
+            self.conversations + later.conversations,
+            {**self.open_work, **later.open_work},
+            {**self.agents, **later.agents},
+            self.keys + later.keys,
+            self.messages + later.messages,
+            {**self.meta, **later.meta},
+            {**self.agent_work, **later.agent_work},
+        )
 
 
 class StorageError(RuntimeError):
@@ -71,17 +166,89 @@ class Storage:
         self.path = str(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
-        self._timeline: list[tuple] = []
-        self._conversations: list[tuple] = []
+        self._batch = _Batch()
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: set[asyncio.Future] = set()
+        # Every record handed over counts one; `_committed` is the count known on disk.
+        self._recorded = 0
+        self._committed = 0
+        self._waiters: deque[tuple[int, Callable[[], None]]] = deque()
 
     # --- opening ---------------------------------------------------------------------
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
         await self._loop.run_in_executor(self._executor, self._open)
+        self._flush()
+
+    async def load(self) -> Saved:
+        """What a restart needs, as the file holds it."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._load)
+
+    def _load(self) -> Saved:
+        db = self._db
+        assert db is not None
+        saved = Saved()
+        entries: dict[str, list[TimelineEntry]] = {}
+        for cid, at, kind, detail, queue_id, agent_id in db.execute(
+            "SELECT t.conversation_id, t.at, t.kind, t.detail, t.queue_id, t.agent_id "
+            "FROM timeline t JOIN open_work o ON o.conversation_id = t.conversation_id "
+            "ORDER BY t.rowid"
+        ):
+            entries.setdefault(cid, []).append(TimelineEntry(at, kind, detail, queue_id, agent_id))
+        for cid, ticket, state, agent_id, offer_pending, since in db.execute(
+            "SELECT * FROM open_work"
+        ):
+            saved.conversations.append(
+                OpenConversation(
+                    ticket=records.ticket_from_json(ticket),
+                    state=ConversationState(state),
+                    agent_id=agent_id,
+                    offer_pending=bool(offer_pending),
+                    since=since,
+                    timeline=tuple(entries.get(cid, ())),
+                )
+            )
+        for agent_id, name, capacity, skills, queue_ids in db.execute("SELECT * FROM agents"):
+            saved.agents.append(
+                AgentSpec(
+                    agent_id,
+                    name,
+                    capacity,
+                    frozen_map(json.loads(skills)),
+                    tuple(json.loads(queue_ids)),
+                )
+            )
+        for key, stream, customer, cid, queue_id, _ in db.execute("SELECT * FROM submit_keys"):
+            saved.keys[key] = SubmitKey(stream, customer, cid, queue_id)
+        saved.sequences = dict(
+            db.execute("SELECT agent_id, MAX(sequence) FROM desktop_messages GROUP BY agent_id")
+        )
+        for cid, agent_id, state, since in db.execute("SELECT * FROM agent_work"):
+            saved.holdings[cid] = (agent_id, state, since)
+        row = db.execute("SELECT value FROM meta WHERE name = 'clock'").fetchone()
+        saved.clock = float(row[0]) if row else None
+        return saved
+
+    async def desktop_messages(self, agent_id: str, after: int, upto: int) -> list[bytes]:
+        """Messages pushed to `agent_id` numbered after..upto, in order, as sent."""
+        await self.synced()
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self._desktop_messages, agent_id, after, upto
+        )
+
+    def _desktop_messages(self, agent_id: str, after: int, upto: int) -> list[bytes]:
+        db = self._db
+        assert db is not None
+        return [
+            message
+            for (message,) in db.execute(
+                "SELECT message FROM desktop_messages WHERE agent_id = ? AND sequence > ? "
+                "AND sequence <= ? ORDER BY sequence",
+                (agent_id, after, upto),
+            )
+        ]
 
     def _open(self) -> None:
         if self.path != ":memory:" and Path(self.path).is_dir():
@@ -119,14 +286,35 @@ class Storage:
     # --- writing ---------------------------------------------------------------------
 
     def record(self, conversation_id: str, entry: TimelineEntry) -> None:
-        self._timeline.append(
+        self._batch.timeline.append(
             (conversation_id, entry.at, entry.kind, entry.detail, entry.queue_id, entry.agent_id)
         )
-        self._schedule_flush()
+        self._added()
+
+    def saved(
+        self,
+        ticket: Ticket,
+        state: ConversationState,
+        agent_id: str,
+        offer_pending: bool,
+        since: float,
+    ) -> None:
+        """Open work changed: the latest of a batch is all that is written."""
+        cid = ticket.conversation_id
+        self._batch.open_work[cid] = (
+            cid,
+            records.ticket_to_json(ticket),
+            state.value,
+            agent_id,
+            int(offer_pending),
+            since,
+        )
+        self._added()
 
     def closed(self, snapshot: ConversationSnapshot) -> None:
         work = snapshot.ticket.work
-        self._conversations.append(
+        self._batch.open_work[work.conversation_id] = None
+        self._batch.conversations.append(
             (
                 work.conversation_id,
                 work.stream_id,
@@ -145,52 +333,137 @@ class Storage:
                 work.severity,
             )
         )
-        self._schedule_flush()
+        self._added()
 
-    def _schedule_flush(self) -> None:
+    def agent_provisioned(self, spec: AgentSpec) -> None:
+        self._batch.agents[spec.id] = (
+            spec.id,
+            spec.name,
+            spec.capacity,
+            json.dumps(dict(spec.skills)),
+            json.dumps(list(spec.queue_ids)),
+        )
+        self._added()
+
+    def key_used(self, key: str, used: SubmitKey, at: float) -> None:
+        self._batch.keys.append(
+            (key, used.work_stream_id, used.customer_id, used.conversation_id, used.queue_id, at)
+        )
+        self._added()
+
+    def pushed(self, agent_id: str, envelope: Envelope) -> None:
+        message = translate.desktop_message(envelope).SerializeToString()
+        self._batch.messages.append((agent_id, envelope.sequence, message))
+        self._added()
+
+    def holding(self, agent_id: str, conversation_id: str, state: str, since: float) -> None:
+        self._batch.agent_work[conversation_id] = (conversation_id, agent_id, state, since)
+        self._added()
+
+    def let_go(self, conversation_id: str) -> None:
+        self._batch.agent_work[conversation_id] = None
+        self._added()
+
+    def clock_moved(self, now: float) -> None:
+        self._batch.meta["clock"] = repr(now)
+        self._added()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once everything handed over so far is committed, in the order
+        asked. A desktop message goes out only after the change it tells of is on disk."""
+        if self._recorded == self._committed:
+            callback()
+            return
+        self._waiters.append((self._recorded, callback))
+
+    async def synced(self) -> None:
+        """Wait until everything handed over so far is committed (before answering)."""
+        if self._recorded == self._committed:
+            return
+        done = asyncio.get_running_loop().create_future()
+        self.after_commit(lambda: done.done() or done.set_result(None))
+        await done
+
+    def _added(self) -> None:
+        self._recorded += 1
         if not self._flush_scheduled and self._loop is not None:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        if self._pending:
+        if self._pending or self._db is None:
             # Group commit: one transaction in flight at a time; whatever arrives meanwhile
-            # goes in the next one, so a burst costs a few large commits, not many small.
+            # goes in the next one.
             return
-        timeline, self._timeline = self._timeline, []
-        conversations, self._conversations = self._conversations, []
-        if not timeline and not conversations:
+        batch, self._batch = self._batch, _Batch()
+        if batch.empty():
             return
-        future = self._loop.run_in_executor(self._executor, self._write, timeline, conversations)  # type: ignore[union-attr]
+        covered = self._recorded
+        future = self._loop.run_in_executor(self._executor, self._write, batch)  # type: ignore[union-attr]
         self._pending.add(future)
-        future.add_done_callback(self._written)
+        future.add_done_callback(lambda f: self._written(f, batch, covered))
 
-    def _written(self, future: asyncio.Future) -> None:
+    def _written(self, future: asyncio.Future, batch: _Batch, covered: int) -> None:
         self._pending.discard(future)
-        if future.exception() is not None:
-            log.error("storage.write_failed", error=str(future.exception()), path=self.path)
-        if self._timeline or self._conversations:
+        error = future.exception()
+        if error is not None:
+            # Nothing it covers was told to anyone: keep it and try again shortly.
+            log.error("storage.write_failed", error=str(error), path=self.path)
+            self._batch = batch.then(self._batch)
+            self._loop.call_later(RETRY_S, self._flush)  # type: ignore[union-attr]
+            return
+        self._committed = covered
+        while self._waiters and self._waiters[0][0] <= covered:
+            _, callback = self._waiters.popleft()
+            callback()
+        if not self._batch.empty():
             self._flush()
 
-    def _write(self, timeline: list[tuple], conversations: list[tuple]) -> None:
+    def _write(self, batch: _Batch) -> None:
         db = self._db
         assert db is not None
         db.execute("BEGIN")
-        db.executemany("INSERT INTO timeline VALUES (?, ?, ?, ?, ?, ?)", timeline)
-        db.executemany(
-            "INSERT OR REPLACE INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            conversations,
-        )
+        try:
+            db.executemany("INSERT INTO timeline VALUES (?, ?, ?, ?, ?, ?)", batch.timeline)
+            db.executemany(
+                "INSERT OR REPLACE INTO conversations "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                batch.conversations,
+            )
+            gone = [(cid,) for cid, row in batch.open_work.items() if row is None]
+            db.executemany("DELETE FROM open_work WHERE conversation_id = ?", gone)
+            db.executemany(
+                "INSERT OR REPLACE INTO open_work VALUES (?, ?, ?, ?, ?, ?)",
+                [row for row in batch.open_work.values() if row is not None],
+            )
+            db.executemany("INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?)", batch.agents.values())
+            db.executemany("INSERT OR IGNORE INTO submit_keys VALUES (?, ?, ?, ?, ?, ?)", batch.keys)
+            db.executemany("INSERT OR REPLACE INTO desktop_messages VALUES (?, ?, ?)", batch.messages)
+            pruned: dict[str, int] = {}
+            for agent_id, sequence, _ in batch.messages:
+                pruned[agent_id] = sequence - KEPT_DESKTOP_MESSAGES
+            db.executemany(
+                "DELETE FROM desktop_messages WHERE agent_id = ? AND sequence <= ?",
+                [(agent, upto) for agent, upto in pruned.items() if upto > 0],
+            )
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", batch.meta.items())
+            db.executemany(
+                "DELETE FROM agent_work WHERE conversation_id = ?",
+                [(cid,) for cid, row in batch.agent_work.items() if row is None],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO agent_work VALUES (?, ?, ?, ?)",
+                [row for row in batch.agent_work.values() if row is not None],
+            )
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
         db.execute("COMMIT")
 
     async def drain(self) -> None:
         """Wait until everything handed over so far is committed."""
-        self._flush()
-        while self._pending or self._timeline or self._conversations:
-            if not self._pending:
-                self._flush()
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        await self.synced()
 
     # --- reading ---------------------------------------------------------------------
 

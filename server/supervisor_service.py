@@ -1,4 +1,4 @@
-"""SupervisorService: read-only views of queues and agents."""
+"""SupervisorService: views of queues and agents, and force-assigning work."""
 
 from __future__ import annotations
 
@@ -57,3 +57,16 @@ class SupervisorService(supervisor_pb2_grpc.SupervisorServiceServicer):
             validation.require_id("agent_id", request.agent_id)
         )
         return supervisor_pb2.GetAgentResponse(agent=translate.agent_status(snapshot))
+
+    @unary
+    async def AssignConversation(
+        self, request: supervisor_pb2.AssignConversationRequest, context: grpc.aio.ServicerContext
+    ) -> supervisor_pb2.AssignConversationResponse:
+        cid = validation.require_id("conversation_id", request.conversation_id)
+        agent_id = validation.require_id("agent_id", request.agent_id)
+        over = await self.centre.take(agent_id, cid, force=True)
+        snapshot = await self.centre.conversation_snapshot(cid)
+        response = supervisor_pb2.AssignConversationResponse(over_capacity=over)
+        if snapshot is not None:
+            response.conversation.CopyFrom(translate.conversation(snapshot))
+        return response

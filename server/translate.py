@@ -128,7 +128,8 @@ def desktop_message(envelope: Envelope) -> desktop_pb2.ConnectResponse:
             message.conversation_update.conversation_id = conversation_id
             message.conversation_update.state = STATE_TO_PROTO[state]
             message.conversation_update.reason = reason
-        case AgentUpdateEvent(presence, used, total, conversation_ids):
+        case AgentUpdateEvent(presence, used, total, conversation_ids, custom):
+            message.agent_update.custom_presence = custom
             message.agent_update.presence = PRESENCE_TO_PROTO[presence]
             message.agent_update.capacity_used = used
             message.agent_update.capacity_total = total
@@ -151,6 +152,10 @@ def agent_status(snapshot: AgentSnapshot) -> supervisor_pb2.AgentStatus:
         queue_ids=snapshot.queue_ids,
         skills=snapshot.skills,
         connected=snapshot.connected,
+        custom_presence=snapshot.custom_presence,
+        capacity_profiles_used=snapshot.profiles_used,
+        capacity_profile_limits=snapshot.profile_limits,
+        over_capacity=snapshot.capacity_used > snapshot.capacity_total,
     )
 
 

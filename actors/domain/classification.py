@@ -24,6 +24,7 @@ class Outputs:
     severity: int | None = None
     skills: Mapping = field(default_factory=lambda: EMPTY_MAP)  # skill -> minimum rating
     attributes: Mapping = field(default_factory=lambda: EMPTY_MAP)  # name -> text
+    capacity_profiles: tuple[str, ...] | None = None  # replaces the work stream's
 
     def then(self, later: Outputs) -> Outputs:
         """These outputs overridden by a later rule's (skills and attributes are merged)."""
@@ -32,6 +33,9 @@ class Outputs:
             severity=later.severity if later.severity is not None else self.severity,
             skills=frozen_map({**self.skills, **later.skills}),
             attributes=frozen_map({**self.attributes, **later.attributes}),
+            capacity_profiles=later.capacity_profiles
+            if later.capacity_profiles is not None
+            else self.capacity_profiles,
         )
 
     def as_variable(self) -> dict:
@@ -41,6 +45,8 @@ class Outputs:
             value["priority"] = self.priority
         if self.severity is not None:
             value["severity"] = self.severity
+        if self.capacity_profiles is not None:
+            value["capacity_profiles"] = list(self.capacity_profiles)
         return value
 
     def describe(self) -> str:
@@ -51,6 +57,8 @@ class Outputs:
             parts.append(f"severity {self.severity}")
         parts += [f"skill {name} >= {rating}" for name, rating in self.skills.items()]
         parts += [f"{name} = {value!r}" for name, value in self.attributes.items()]
+        if self.capacity_profiles is not None:
+            parts.append(f"capacity profiles {', '.join(self.capacity_profiles) or 'none'}")
         return ", ".join(parts) or "nothing"
 
 

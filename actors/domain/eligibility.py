@@ -27,6 +27,20 @@ def skill_floors(ticket: Ticket, ring: Ring | None = None) -> Mapping[str, int] 
     return {name: max(ring.min_rating, rating) for name, rating in required.items()}
 
 
+def why_no_room(agent: AgentView, ticket: Ticket) -> str | None:
+    """None when the agent has the capacity `ticket` needs: its units and a place in every
+    capacity profile it consumes."""
+    if agent.free_units < ticket.cost:
+        return f"{agent.free_units} free capacity units, work needs {ticket.cost}"
+    for profile in ticket.profiles:
+        room = agent.profile_room.get(profile)
+        if room is None:
+            return f"does not take work of capacity profile {profile}"
+        if room <= 0:
+            return f"capacity profile {profile} is at its limit"
+    return None
+
+
 def why_not_eligible(agent: AgentView, ticket: Ticket, ring: Ring | None = None) -> str | None:
     """None when `agent` may be offered `ticket`; otherwise the reason, for the timeline.
 
@@ -35,8 +49,9 @@ def why_not_eligible(agent: AgentView, ticket: Ticket, ring: Ring | None = None)
     """
     if agent.presence not in ticket.allowed_presences:
         return f"presence {agent.presence.value} does not receive this work"
-    if agent.free_units < ticket.cost:
-        return f"{agent.free_units} free capacity units, work needs {ticket.cost}"
+    no_room = why_no_room(agent, ticket)
+    if no_room is not None:
+        return no_room
     if ticket.declines.get(agent.agent_id, 0) >= ticket.decline_limit:
         return f"declined it {ticket.declines[agent.agent_id]} times (limit {ticket.decline_limit})"
     if ring is not None:

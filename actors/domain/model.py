@@ -72,6 +72,28 @@ class AssignmentMethod(enum.Enum):
     CUSTOM = "custom"  # the queue's selection rules decide (see selection.py)
 
 
+class ProfileReset(enum.Enum):
+    """When work counted against a capacity profile stops counting."""
+
+    IMMEDIATE = "immediate"  # when the agent releases its capacity (closes, parks it)
+    END_OF_DAY = "end_of_day"  # at the next midnight, however long the work lasted
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityProfile:
+    """A named limit on how many work items of a kind an agent takes.
+
+    `blocking`: at the limit the engine stops assigning work that needs this profile, and
+    nobody may go past it. Not blocking: the engine stops *pushing* such work at the limit,
+    but the agent may still pick it, be transferred it, or be force-assigned it (reported).
+    """
+
+    id: str
+    limit: int
+    reset: ProfileReset = ProfileReset.IMMEDIATE
+    blocking: bool = True
+
+
 class PresenceAfter(enum.Enum):
     """What an agent's presence becomes after they miss or reject an offer."""
 
@@ -149,6 +171,8 @@ class WorkStream:
     route_rules: tuple[RouteRule, ...]
     fallback_queue_id: str
     rulesets: tuple = ()  # classification rulesets (classification.Ruleset), run in order
+    profiles: tuple[str, ...] = ()  # capacity profiles each item consumes (besides `cost`)
+    affinity: bool = False  # work coming back from Waiting goes to the agent who parked it
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +199,8 @@ class AgentSpec:
     # Static facts about the agent (site, team, seniority...) that queues' selection rules
     # test: name -> text.
     attributes: Mapping = field(default_factory=frozen_map)
+    # The capacity profiles this agent takes work of, with any per-agent override applied.
+    profiles: Mapping = field(default_factory=frozen_map)  # profile id -> CapacityProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +210,9 @@ class EngineSettings:
     after_reject: PresenceAfter = PresenceAfter.KEEP
     default_agent_capacity: int = 1
     reconnect_grace_s: float = 150.0  # a dropped desktop keeps its work this long
+    timezone: str = "UTC"  # where "end of day" is, for capacity profiles
+    # Custom presence name -> the base presence routing sees ("lunch" -> away).
+    custom_presences: Mapping = field(default_factory=frozen_map)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +253,11 @@ class Ticket:
     # Taken from the work stream at submission, so that a reload that changes or removes the
     # stream does not change the rules for work already under way.
     wrap_up: WrapUp = field(default_factory=lambda: WrapUp(blocks_until_close=True))
+    profiles: tuple[str, ...] = ()  # capacity profiles consumed, besides `cost` units
+    pick: bool = False  # pick mode: agents take it from the queue, it is never pushed
+    # Agents to try first, best first: the agent it had before (affinity), then the
+    # customer's preferred agents.
+    preferred: tuple[str, ...] = ()
 
     @property
     def conversation_id(self) -> str:
@@ -249,3 +283,6 @@ class AgentView:
     # Static facts for selection rules; they change only when the agent is reconfigured.
     name: str = ""
     attributes: Mapping = field(default_factory=lambda: EMPTY_MAP)
+    # Room left per capacity profile the agent has; a profile missing here is one the agent
+    # does not take work of. Push assignment needs room in every profile the work consumes.
+    profile_room: Mapping = field(default_factory=frozen_map)

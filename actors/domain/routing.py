@@ -18,12 +18,40 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import cel
+from switchboard.actors.domain.cel_syntax import Unreadable
+from switchboard.actors.domain.cel_types import (
+    list_of,
+    INT,
+    STRING,
+    CelType,
+    CelTypeError,
+    check_condition,
+    map_of,
+    object_of,
+)
 from switchboard.actors.domain.model import Work, WorkStream
 
-VARIABLES = frozenset({"context", "customer", "priority", "work_stream", "outputs"})
+# The variables as base_variables and Outputs.as_variable build them, so that conditions are
+# type-checked against what they will really see.
+VARIABLE_TYPES: dict[str, CelType] = {
+    "context": map_of(STRING, STRING),
+    "customer": object_of(id=STRING, attributes=map_of(STRING, STRING)),
+    "priority": INT,
+    "work_stream": STRING,
+    "outputs": object_of(
+        priority=INT,
+        severity=INT,
+        skills=map_of(STRING, INT),
+        attributes=map_of(STRING, STRING),
+        capacity_profiles=list_of(STRING),
+    ),
+}
+VARIABLES = frozenset(VARIABLE_TYPES)
 
 # CEL's standard functions and macros; operators (`_==_`, `@in`, ...) are always allowed.
-# Anything else would only fail when a conversation arrives, so it is refused at load.
+# Anything else would only fail when a conversation arrives, so it is refused at load. The
+# type checker knows these too; this list is what is checked if it cannot read a condition.
+# (No `bool`: the runtime does not have it, whatever the spec says.)
 FUNCTIONS = frozenset(
     {
         "size",
@@ -35,7 +63,6 @@ FUNCTIONS = frozenset(
         "uint",
         "double",
         "string",
-        "bool",
         "bytes",
         "has",
         "exists",
@@ -91,10 +118,13 @@ def _describe_failure(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def compile_condition(source: str, variables: frozenset[str] = VARIABLES) -> Condition:
-    """Compile `source`, refusing functions and variables it may not use. Route and
-    classification rules see the work (`VARIABLES`); other conditions, such as a queue's
-    selection rules over agents, name their own set."""
+def compile_condition(
+    source: str, types: Mapping[str, CelType] = VARIABLE_TYPES
+) -> Condition:
+    """Compile and type-check `source`, refusing functions and variables it may not use.
+    Route and classification rules see the work (`VARIABLE_TYPES`); other conditions, such as
+    a queue's selection rules over agents, name their own variables and types."""
+    variables = frozenset(types)
     if not isinstance(source, str) or not source.strip():
         raise ConditionError("a condition must be a non-empty CEL expression")
     try:
@@ -104,6 +134,23 @@ def compile_condition(source: str, variables: frozenset[str] = VARIABLES) -> Con
         if match:
             raise ConditionError(match.group(3), int(match.group(1)), int(match.group(2))) from None
         raise ConditionError(str(exc)) from None
+    try:
+        check_condition(source, types)
+    except CelTypeError as exc:
+        raise ConditionError(exc.reason, exc.line, exc.column) from None
+    except RecursionError:
+        # Hundreds of chained operators: no rule a person maintains looks like that, and
+        # evaluating it could exhaust the stack on every conversation.
+        raise ConditionError(
+            "the condition is nested too deeply (hundreds of chained operators); split it "
+            "into several rules or use `in [...]`"
+        ) from None
+    except Unreadable:
+        _check_names(program, variables)  # the library's view, without types or positions
+    return Condition(source, program)
+
+
+def _check_names(program: cel.Program, variables: frozenset[str] = VARIABLES) -> None:
     unknown_functions = {
         name
         for name in program.functions()
@@ -117,7 +164,6 @@ def compile_condition(source: str, variables: frozenset[str] = VARIABLES) -> Con
         names = ", ".join(sorted(unknown))
         allowed = ", ".join(sorted(variables))
         raise ConditionError(f"unknown variable {names} (conditions may use {allowed})")
-    return Condition(source, program)
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cel
+from switchboard.actors.domain.cel_types import INT, STRING, map_of, object_of
 from switchboard.actors.domain.model import AgentView, AssignmentMethod
 from switchboard.actors.domain.routing import Condition, ConditionFailed
 
-AGENT_VARIABLES = frozenset({"agent"})
+# The one variable selection conditions see, and its type (for checking them at load).
+AGENT_VARIABLES = {
+    "agent": object_of(
+        id=STRING, name=STRING, skills=map_of(STRING, INT), attributes=map_of(STRING, STRING)
+    )
+}
 
 # The sort orders a rule may use: those whose order needs nothing from the work item.
 RULE_ORDERS = (

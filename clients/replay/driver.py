@@ -16,6 +16,12 @@ Events, in time order:
   has answered by then;
 - an answered call lasts its recorded service time, then the agent ends and closes it
   (the bank's log has no wrap-up times).
+
+Surviving a crash (`on_server_lost`, used by the crash test): when the server stops
+answering, the replay waits for a new one on the same journal, reconnects every desktop
+resuming its stream after the last message it saw, and plays the interrupted event again.
+Every step may be repeated safely: submits carry the call's key as `client_key`, and a
+repeated answer, end, close or abandon that finds the work already there is taken as done.
 """
 
 from __future__ import annotations
@@ -95,8 +101,17 @@ class ReplayResult:
 
 
 class Replay:
-    def __init__(self, connection: Connection, day: BankDay, *, stream: str = WORK_STREAM) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        day: BankDay,
+        *,
+        stream: str = WORK_STREAM,
+        on_server_lost: Callable[[], Awaitable[Connection]] | None = None,
+    ) -> None:
         self.connection = connection
+        self.on_server_lost = on_server_lost
+        self.restarts = 0
         self.day = day
         self.stream = stream
         self.origin = day_start(day.date)
@@ -154,22 +169,57 @@ class Replay:
                 )
         while self._events:
             when = self._events[0][0]
-            await self._advance(when)
+            await self._surviving(lambda: self._advance(when))
             while self._events and self._events[0][0] == when:
                 _, _, _, action = heapq.heappop(self._events)
-                async with self.acting:
-                    await action()
+                await self._surviving(action, locked=True)
                 self.events_run += 1
                 # Let the engine and the desktops finish with this event before the next one
                 # of the same instant: a caller whose patience ends now must not race an
                 # agent answering them now, or two runs could differ.
-                await self._quiesce()
-        await self._quiesce()
+                await self._surviving(self._quiesce)
+        await self._surviving(self._quiesce)
         for desktop in self.desktops.values():
             await desktop.disconnect()
         return ReplayResult(
             self._results(), self.checker.violations, self.events_run, self.rpcs, self.errors
         )
+
+    # --- surviving a server crash ----------------------------------------------------
+
+    async def _surviving(
+        self, step: Callable[[], Awaitable[None]], *, locked: bool = False
+    ) -> None:
+        """Run `step`; if the server went away meanwhile, reconnect and run it again."""
+        while True:
+            try:
+                if locked:
+                    async with self.acting:
+                        await step()
+                else:
+                    await step()
+                return
+            except (grpc.aio.AioRpcError, TimeoutError) as exc:
+                if self.on_server_lost is None or not _server_gone(exc):
+                    raise
+            await self._reconnect()
+
+    async def _reconnect(self) -> None:
+        assert self.on_server_lost is not None
+        async with self.acting:
+            self.connection = await self.on_server_lost()
+            self.restarts += 1
+            for agent_id, desktop in sorted(self.desktops.items()):
+                desktop.connection = self.connection
+                if desktop.hung_up:
+                    continue
+                presence = (
+                    common_pb2.PRESENCE_OFFLINE
+                    if agent_id in self.leaving
+                    else common_pb2.PRESENCE_AVAILABLE
+                )
+                await desktop.disconnect()  # the old stream is dead; drop what is left of it
+                await desktop.connect(presence, resume=True)
 
     async def _advance(self, when: float) -> None:
         self.now = when
@@ -244,8 +294,9 @@ class Replay:
                     await desktop.accept(cid)
                 self.rpcs += 1
             except grpc.aio.AioRpcError as exc:
-                # The caller hung up between the offer and the answer: nothing to do.
-                if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
+                # The caller hung up between the offer and the answer: nothing to do. (A
+                # server that went away will offer it again once it is back.)
+                if exc.code() != grpc.StatusCode.FAILED_PRECONDITION and not _server_gone(exc):
                     self.errors.append(
                         f"accept {cid} by {agent_id}: {exc.code().name} {exc.details()}"
                     )
@@ -286,8 +337,9 @@ class Replay:
     def _end_action(self, agent_id: str, cid: str) -> Callable[[], Awaitable[None]]:
         async def end() -> None:
             desktop = self.desktops[agent_id]
-            await desktop.end(cid)
-            await desktop.close(cid)
+            # Played again after a crash, either may find its work already done.
+            await self._done_already_counts(desktop.end(cid))
+            await self._done_already_counts(desktop.close(cid))
             self.rpcs += 2
             self.held[agent_id].discard(cid)
             if agent_id in self.leaving and not self.held[agent_id]:
@@ -307,6 +359,7 @@ class Replay:
                 # What the bank's IVR knew; the configuration's classification decides
                 # what it means (priority customers ahead, English calls to English speakers).
                 context={"type": call.call_type, "bank_priority": str(call.file_priority)},
+                client_key=call.key,  # a retry after a crash creates nothing new
             )
             response = await self.connection.gateway.SubmitWork(request)
             self.rpcs += 1
@@ -329,9 +382,26 @@ class Replay:
                 self.rpcs += 1
                 state.abandoned_at = self.now
             except grpc.aio.AioRpcError as exc:
+                if self.restarts and exc.code() == grpc.StatusCode.FAILED_PRECONDITION:
+                    # Played again after a crash: the first attempt got through.
+                    response = await self.connection.gateway.GetConversation(
+                        gateway_pb2.GetConversationRequest(conversation_id=state.conversation_id)
+                    )
+                    if response.conversation.close_reason == "abandoned":
+                        state.abandoned_at = self.now
+                        return
+                if _server_gone(exc):
+                    raise
                 self.errors.append(f"abandon {state.call.key}: {exc.code().name} {exc.details()}")
 
         return abandon
+
+    async def _done_already_counts(self, call: Awaitable[None]) -> None:
+        try:
+            await call
+        except grpc.aio.AioRpcError as exc:
+            if not (self.restarts and exc.code() == grpc.StatusCode.FAILED_PRECONDITION):
+                raise
 
     # --- results ---------------------------------------------------------------------
 
@@ -363,3 +433,14 @@ class Replay:
             else:
                 results.append(CallResult(state.call.key, queue_id, "unserved", None, ""))
         return results
+
+
+def _server_gone(exc: BaseException) -> bool:
+    """The server stopped answering (killed, restarting), as opposed to refusing a call."""
+    if isinstance(exc, TimeoutError):
+        return True
+    return isinstance(exc, grpc.aio.AioRpcError) and exc.code() in (
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    )

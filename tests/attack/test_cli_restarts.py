@@ -138,18 +138,24 @@ async def test_sigterm_with_open_streams_and_queued_work_then_restart_on_the_sam
                 assert next(e.kind for e in conversation.timeline) == "submitted"
             assert (await get(conn, abandoned)).close_reason == "abandoned"
             assert (await get(conn, closed[0])).close_reason == "closed_by_agent"
-            # The restarted server takes new work normally.
+            # Open work came back: the ringing call first (its place), then the queue in
+            # order, then new work.
+            for cid in [ringing, *queued]:
+                conversation = await get(conn, cid)
+                assert conversation.state == common_pb2.CONVERSATION_STATE_OPEN
+                assert conversation.timeline[-1].kind == "recovered"
             a2 = Desktop(conn, "a2")
             await a2.connect(common_pb2.PRESENCE_AVAILABLE)
             cid = await submit(conn)
             await settle(conn, [a2])
-            assert [m.offer.conversation.id for m in a2.messages if m.HasField("offer")] == [cid]
+            assert [m.offer.conversation.id for m in a2.messages if m.HasField("offer")] == [
+                ringing
+            ]
             await a2.disconnect()
         finally:
             await conn.close()
         second.send_signal(signal.SIGTERM)
         assert await asyncio.to_thread(second.wait, 20) == 0
-    del ringing, queued  # open at shutdown: not expected back until issue 5 (README)
 
 
 async def test_restart_after_sigkill_starts_and_keeps_what_was_committed(tmp_path) -> None:

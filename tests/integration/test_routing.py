@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from switchboard.server.storage import SCHEMA_VERSION
+
 from tests.integration.support import CLOSED, Centre
 from tests.unit.test_classification import CENTRE
 
@@ -81,7 +83,7 @@ async def test_a_journal_of_schema_1_is_migrated_and_still_read(harness, tmp_pat
     assert [e.kind for e in conversation.timeline] == ["submitted"]
     await harness.stop()
     with sqlite3.connect(db) as check:
-        assert check.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
 SPLIT = """

@@ -134,7 +134,7 @@ class ScenarioRun:
                 desktop = self.desktops[args["agent"]]
                 await getattr(desktop, kind)(self.items[args["item"]])
             case "take":
-                raise Unsupported("pick mode (take) is not in the API yet")
+                await self.desktops[args["agent"]].take(self.items[args["item"]])
             case "abandon":
                 await self.connection.gateway.AbandonConversation(
                     gateway_pb2.AbandonConversationRequest(conversation_id=self.items[args["item"]])

@@ -15,10 +15,7 @@ from tests.scenarios.runner import play
 SCENARIOS = Path(__file__).resolve().parents[2].parent / "shared" / "scenarios"
 LOCAL_COPY = Path(__file__).resolve().parent / "data"
 
-PENDING = {
-    "capacity-profiles": "issue 4: capacity profiles",
-    "pick-race": "issue 4: pick mode",
-}
+PENDING: dict[str, str] = {}
 
 
 def scenario_files() -> list[Path]:

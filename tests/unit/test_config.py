@@ -209,7 +209,7 @@ def test_an_unknown_key_with_no_close_match_lists_what_is_allowed() -> None:
         text,
         "zzz",
         line_of(text, "zzz"),
-        "unknown key; allowed here: agents, queues, settings, work_streams",
+        "unknown key; allowed here: agents, capacity_profiles, queues, settings, work_streams",
     )
     assert "did you mean" not in str(error)
 
@@ -563,6 +563,58 @@ def test_a_rule_using_an_unknown_variable_is_refused() -> None:
     )
 
 
+def test_a_route_rule_whose_types_cannot_work_is_refused() -> None:
+    text = with_stream_option(
+        "route:\n"
+        "      - {name: ok, when: 'context.language == \"en\"', queue: q1}\n"
+        "      - name: urgent\n"
+        "        when: 'priority == \"high\"'\n"
+        "        queue: q1"
+    )
+    error = refused(
+        text,
+        "work_streams[0].route[1].when",
+        line_of(text, "when: 'priority"),
+        "rule 'urgent'",
+        '== compares values of one type, but priority is an int and "high" is a string',
+        "at line 1, column 10",
+    )
+    assert "string(priority)" in error.reason  # what to write instead
+
+
+def test_a_classification_rule_whose_types_cannot_work_is_refused() -> None:
+    text = with_stream_option(
+        "classify:\n"
+        "      - ruleset: language\n"
+        "        rules:\n"
+        "          - name: english\n"
+        "            when: |\n"
+        "              has(context.language) &&\n"
+        "                context.language > 3\n"
+        "            set: {skills: {english: 1}}"
+    )
+    refused(
+        text,
+        "work_streams[0].classify[0].rules[0].when",
+        line_of(text, "when: |"),
+        "rule 'english'",
+        "context.language is a string and 3 is an int",
+        "int(context.language)",
+        "at line 2, column 20",
+    )
+
+
+def test_a_condition_that_is_not_true_or_false_is_refused() -> None:
+    text = with_stream_option("route:\n      - {name: sum, when: 'priority + 1', queue: q1}")
+    refused(
+        text,
+        "work_streams[0].route[0].when",
+        line_of(text, "name: sum"),
+        "rule 'sum'",
+        "a condition must give true or false, but priority + 1 gives an int",
+    )
+
+
 def test_a_rule_needs_a_name_a_condition_and_a_queue() -> None:
     text = with_stream_option("route:\n      - {name: r, when: 'true'}")
     refused(text, "work_streams[0].route[0]", line_of(text, "name: r"), "queue is required")
@@ -711,3 +763,109 @@ def test_a_missing_channel_is_reported_as_required() -> None:
     assert info.value.key in ("work_streams[0]", "work_streams[0].channel")
     assert info.value.line == line_of(text, "id: chat")
     assert "channel is required" in str(info.value)
+
+
+PROFILES = """\
+capacity_profiles:
+  - {id: total, limit: 3, reset: end_of_day}
+  - {id: hot, limit: 1}
+settings:
+  custom_presences: {lunch: away}
+work_streams:
+  - {id: cases, channel: record, capacity_profile: [total, hot], fallback_queue: r1}
+  - {id: chat, channel: chat, fallback_queue: q1, cost: 2, capacity_profile: hot}
+queues:
+  - {id: r1, type: record, members: [a1]}
+  - {id: q1, members: [a1]}
+agents:
+  - {id: a1, capacity_profiles: [total, {id: hot, limit: 4, blocking: false}]}
+"""
+
+
+def test_capacity_profiles_load_with_overrides_and_defaults() -> None:
+    from switchboard.actors.domain.model import ProfileReset
+
+    config = parse_config(PROFILES)
+    cases, chat = config.streams["cases"], config.streams["chat"]
+    assert (cases.profiles, cases.cost) == (("total", "hot"), 0)  # profiles only: no units
+    assert (chat.profiles, chat.cost) == (("hot",), 2)
+    profiles = config.agents[0].profiles
+    assert profiles["total"].reset is ProfileReset.END_OF_DAY and profiles["total"].limit == 3
+    hot = profiles["hot"]
+    assert (hot.limit, hot.reset, hot.blocking) == (4, ProfileReset.IMMEDIATE, False)
+    assert config.settings.custom_presences == {"lunch": Presence.AWAY}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "needle", "reason"),
+    [
+        (
+            "capacity_profile: [total, hot]",
+            "capacity_profile: [total, cold]",
+            "work_streams[0].capacity_profile[1]",
+            "cold",
+            "unknown capacity profile 'cold' (capacity_profiles: total, hot)",
+        ),
+        (
+            "capacity_profile: [total, hot]",
+            "capacity_profile: [hot, hot]",
+            "work_streams[0].capacity_profile",
+            "hot, hot",
+            "lists a capacity profile twice",
+        ),
+        (
+            "{id: hot, limit: 1}",
+            "{id: hot}",
+            "capacity_profiles[1]",
+            "{id: hot}",
+            "limit is required",
+        ),
+        (
+            "{id: hot, limit: 1}",
+            "{id: hot, limit: 0}",
+            "capacity_profiles[1].limit",
+            "limit: 0",
+            "at least 1",
+        ),
+        (
+            "limit: 3, reset: end_of_day",
+            "limit: 3, reset: weekly",
+            "capacity_profiles[0].reset",
+            "weekly",
+            "'weekly' is not one of immediate, end_of_day",
+        ),
+        (
+            "capacity_profiles: [total,",
+            "capacity_profiles: [tot,",
+            "agents[0].capacity_profiles[0]",
+            "tot,",
+            "unknown capacity profile 'tot'",
+        ),
+        (
+            "{lunch: away}",
+            "{lunch: inactive}",
+            "settings.custom_presences.lunch",
+            "lunch",
+            "set only by the engine",
+        ),
+        (
+            "{lunch: away}",
+            "{lunch: snacking}",
+            "settings.custom_presences.lunch",
+            "lunch",
+            "'snacking' is not one of",
+        ),
+        (
+            "custom_presences: {lunch: away}",
+            "timezone: Mars/Olympus",
+            "settings.timezone",
+            "Mars",
+            "unknown time zone 'Mars/Olympus'",
+        ),
+    ],
+)
+def test_bad_capacity_profiles_and_presences_are_refused(
+    old: str, new: str, key: str, needle: str, reason: str
+) -> None:
+    text = PROFILES.replace(old, new)
+    refused(text, key, line_of(text, needle), reason)

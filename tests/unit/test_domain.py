@@ -229,7 +229,8 @@ def test_failing_rule_is_recorded_in_the_trace() -> None:
 
 
 def test_non_boolean_condition_fails_at_evaluation() -> None:
-    stream = stream_with(("n", "priority + 1", "q"))
+    # `priority + 1` is refused at load; a value of unknown type (dyn) gets past the checker
+    stream = stream_with(("n", "dyn(priority)", "q"))
     decision = decide_queue(stream, route_variables("s", {}, "", {}, 0))
     assert decision.queue_id == "fallback"
     assert "not true or false" in decision.trace[0]

@@ -11,12 +11,16 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ConnectRequest(_message.Message):
-    __slots__ = ("agent_id", "presence")
+    __slots__ = ("agent_id", "presence", "custom_presence", "resume_after_sequence")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    RESUME_AFTER_SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     presence: _common_pb2.Presence
-    def __init__(self, agent_id: _Optional[str] = ..., presence: _Optional[_Union[_common_pb2.Presence, str]] = ...) -> None: ...
+    custom_presence: str
+    resume_after_sequence: int
+    def __init__(self, agent_id: _Optional[str] = ..., presence: _Optional[_Union[_common_pb2.Presence, str]] = ..., custom_presence: _Optional[str] = ..., resume_after_sequence: _Optional[int] = ...) -> None: ...
 
 class ConnectResponse(_message.Message):
     __slots__ = ("sequence", "at", "offer", "assignment", "offer_withdrawn", "conversation_update", "agent_update")
@@ -69,30 +73,36 @@ class ConversationUpdate(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.ConversationState, str]] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class AgentUpdate(_message.Message):
-    __slots__ = ("presence", "capacity_used", "capacity_total", "conversation_ids")
+    __slots__ = ("presence", "capacity_used", "capacity_total", "conversation_ids", "custom_presence")
     PRESENCE_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_USED_FIELD_NUMBER: _ClassVar[int]
     CAPACITY_TOTAL_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_IDS_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_PRESENCE_FIELD_NUMBER: _ClassVar[int]
     presence: _common_pb2.Presence
     capacity_used: int
     capacity_total: int
     conversation_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, presence: _Optional[_Union[_common_pb2.Presence, str]] = ..., capacity_used: _Optional[int] = ..., capacity_total: _Optional[int] = ..., conversation_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    custom_presence: str
+    def __init__(self, presence: _Optional[_Union[_common_pb2.Presence, str]] = ..., capacity_used: _Optional[int] = ..., capacity_total: _Optional[int] = ..., conversation_ids: _Optional[_Iterable[str]] = ..., custom_presence: _Optional[str] = ...) -> None: ...
 
 class SetPresenceRequest(_message.Message):
-    __slots__ = ("agent_id", "presence")
+    __slots__ = ("agent_id", "presence", "custom_presence")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_PRESENCE_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     presence: _common_pb2.Presence
-    def __init__(self, agent_id: _Optional[str] = ..., presence: _Optional[_Union[_common_pb2.Presence, str]] = ...) -> None: ...
+    custom_presence: str
+    def __init__(self, agent_id: _Optional[str] = ..., presence: _Optional[_Union[_common_pb2.Presence, str]] = ..., custom_presence: _Optional[str] = ...) -> None: ...
 
 class SetPresenceResponse(_message.Message):
-    __slots__ = ("presence",)
+    __slots__ = ("presence", "custom_presence")
     PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_PRESENCE_FIELD_NUMBER: _ClassVar[int]
     presence: _common_pb2.Presence
-    def __init__(self, presence: _Optional[_Union[_common_pb2.Presence, str]] = ...) -> None: ...
+    custom_presence: str
+    def __init__(self, presence: _Optional[_Union[_common_pb2.Presence, str]] = ..., custom_presence: _Optional[str] = ...) -> None: ...
 
 class AcceptOfferRequest(_message.Message):
     __slots__ = ("agent_id", "conversation_id")
@@ -145,3 +155,93 @@ class CloseConversationRequest(_message.Message):
 class CloseConversationResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ListPickableWorkRequest(_message.Message):
+    __slots__ = ("agent_id",)
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    def __init__(self, agent_id: _Optional[str] = ...) -> None: ...
+
+class ListPickableWorkResponse(_message.Message):
+    __slots__ = ("conversations",)
+    CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
+    conversations: _containers.RepeatedCompositeFieldContainer[_common_pb2.Conversation]
+    def __init__(self, conversations: _Optional[_Iterable[_Union[_common_pb2.Conversation, _Mapping]]] = ...) -> None: ...
+
+class TakeWorkRequest(_message.Message):
+    __slots__ = ("agent_id", "conversation_id")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    conversation_id: str
+    def __init__(self, agent_id: _Optional[str] = ..., conversation_id: _Optional[str] = ...) -> None: ...
+
+class TakeWorkResponse(_message.Message):
+    __slots__ = ("conversation",)
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
+    conversation: _common_pb2.Conversation
+    def __init__(self, conversation: _Optional[_Union[_common_pb2.Conversation, _Mapping]] = ...) -> None: ...
+
+class ReleaseConversationRequest(_message.Message):
+    __slots__ = ("agent_id", "conversation_id")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    conversation_id: str
+    def __init__(self, agent_id: _Optional[str] = ..., conversation_id: _Optional[str] = ...) -> None: ...
+
+class ReleaseConversationResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: _common_pb2.ConversationState
+    def __init__(self, state: _Optional[_Union[_common_pb2.ConversationState, str]] = ...) -> None: ...
+
+class TransferConversationRequest(_message.Message):
+    __slots__ = ("agent_id", "conversation_id", "to_agent_id", "to_queue_id")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_QUEUE_ID_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    conversation_id: str
+    to_agent_id: str
+    to_queue_id: str
+    def __init__(self, agent_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., to_agent_id: _Optional[str] = ..., to_queue_id: _Optional[str] = ...) -> None: ...
+
+class TransferConversationResponse(_message.Message):
+    __slots__ = ("state", "agent_id", "queue_id")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_ID_FIELD_NUMBER: _ClassVar[int]
+    state: _common_pb2.ConversationState
+    agent_id: str
+    queue_id: str
+    def __init__(self, state: _Optional[_Union[_common_pb2.ConversationState, str]] = ..., agent_id: _Optional[str] = ..., queue_id: _Optional[str] = ...) -> None: ...
+
+class ParkConversationRequest(_message.Message):
+    __slots__ = ("agent_id", "conversation_id")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    conversation_id: str
+    def __init__(self, agent_id: _Optional[str] = ..., conversation_id: _Optional[str] = ...) -> None: ...
+
+class ParkConversationResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: _common_pb2.ConversationState
+    def __init__(self, state: _Optional[_Union[_common_pb2.ConversationState, str]] = ...) -> None: ...
+
+class ResumeConversationRequest(_message.Message):
+    __slots__ = ("agent_id", "conversation_id")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    conversation_id: str
+    def __init__(self, agent_id: _Optional[str] = ..., conversation_id: _Optional[str] = ...) -> None: ...
+
+class ResumeConversationResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: _common_pb2.ConversationState
+    def __init__(self, state: _Optional[_Union[_common_pb2.ConversationState, str]] = ...) -> None: ...

@@ -66,6 +66,36 @@ class DesktopServiceStub:
                 request_serializer=switchboard_dot_v1_dot_desktop__pb2.CloseConversationRequest.SerializeToString,
                 response_deserializer=switchboard_dot_v1_dot_desktop__pb2.CloseConversationResponse.FromString,
                 _registered_method=True)
+        self.ListPickableWork = channel.unary_unary(
+                '/switchboard.v1.DesktopService/ListPickableWork',
+                request_serializer=switchboard_dot_v1_dot_desktop__pb2.ListPickableWorkRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_desktop__pb2.ListPickableWorkResponse.FromString,
+                _registered_method=True)
+        self.TakeWork = channel.unary_unary(
+                '/switchboard.v1.DesktopService/TakeWork',
+                request_serializer=switchboard_dot_v1_dot_desktop__pb2.TakeWorkRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_desktop__pb2.TakeWorkResponse.FromString,
+                _registered_method=True)
+        self.ReleaseConversation = channel.unary_unary(
+                '/switchboard.v1.DesktopService/ReleaseConversation',
+                request_serializer=switchboard_dot_v1_dot_desktop__pb2.ReleaseConversationRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_desktop__pb2.ReleaseConversationResponse.FromString,
+                _registered_method=True)
+        self.TransferConversation = channel.unary_unary(
+                '/switchboard.v1.DesktopService/TransferConversation',
+                request_serializer=switchboard_dot_v1_dot_desktop__pb2.TransferConversationRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_desktop__pb2.TransferConversationResponse.FromString,
+                _registered_method=True)
+        self.ParkConversation = channel.unary_unary(
+                '/switchboard.v1.DesktopService/ParkConversation',
+                request_serializer=switchboard_dot_v1_dot_desktop__pb2.ParkConversationRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_desktop__pb2.ParkConversationResponse.FromString,
+                _registered_method=True)
+        self.ResumeConversation = channel.unary_unary(
+                '/switchboard.v1.DesktopService/ResumeConversation',
+                request_serializer=switchboard_dot_v1_dot_desktop__pb2.ResumeConversationRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_desktop__pb2.ResumeConversationResponse.FromString,
+                _registered_method=True)
 
 
 class DesktopServiceServicer:
@@ -112,6 +142,49 @@ class DesktopServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPickableWork(self, request, context):
+        """Pick mode: the work waiting in this agent's queues that agents take themselves.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TakeWork(self, request, context):
+        """Pick mode: take waiting work. Of two agents taking the same work exactly one gets it;
+        the other gets FAILED_PRECONDITION saying who was first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseConversation(self, request, context):
+        """Give active work back to its queue; it is not offered to this agent again.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransferConversation(self, request, context):
+        """Hand active work to another agent (capacity moves with it) or to a queue (routed again).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ParkConversation(self, request, context):
+        """Asynchronous channels: park active work (Waiting, capacity released) until the customer
+        writes again or the agent resumes it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResumeConversation(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DesktopServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -144,6 +217,36 @@ def add_DesktopServiceServicer_to_server(servicer, server):
                     servicer.CloseConversation,
                     request_deserializer=switchboard_dot_v1_dot_desktop__pb2.CloseConversationRequest.FromString,
                     response_serializer=switchboard_dot_v1_dot_desktop__pb2.CloseConversationResponse.SerializeToString,
+            ),
+            'ListPickableWork': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPickableWork,
+                    request_deserializer=switchboard_dot_v1_dot_desktop__pb2.ListPickableWorkRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_desktop__pb2.ListPickableWorkResponse.SerializeToString,
+            ),
+            'TakeWork': grpc.unary_unary_rpc_method_handler(
+                    servicer.TakeWork,
+                    request_deserializer=switchboard_dot_v1_dot_desktop__pb2.TakeWorkRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_desktop__pb2.TakeWorkResponse.SerializeToString,
+            ),
+            'ReleaseConversation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseConversation,
+                    request_deserializer=switchboard_dot_v1_dot_desktop__pb2.ReleaseConversationRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_desktop__pb2.ReleaseConversationResponse.SerializeToString,
+            ),
+            'TransferConversation': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferConversation,
+                    request_deserializer=switchboard_dot_v1_dot_desktop__pb2.TransferConversationRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_desktop__pb2.TransferConversationResponse.SerializeToString,
+            ),
+            'ParkConversation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ParkConversation,
+                    request_deserializer=switchboard_dot_v1_dot_desktop__pb2.ParkConversationRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_desktop__pb2.ParkConversationResponse.SerializeToString,
+            ),
+            'ResumeConversation': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResumeConversation,
+                    request_deserializer=switchboard_dot_v1_dot_desktop__pb2.ResumeConversationRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_desktop__pb2.ResumeConversationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -310,6 +413,168 @@ class DesktopService:
             '/switchboard.v1.DesktopService/CloseConversation',
             switchboard_dot_v1_dot_desktop__pb2.CloseConversationRequest.SerializeToString,
             switchboard_dot_v1_dot_desktop__pb2.CloseConversationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPickableWork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.DesktopService/ListPickableWork',
+            switchboard_dot_v1_dot_desktop__pb2.ListPickableWorkRequest.SerializeToString,
+            switchboard_dot_v1_dot_desktop__pb2.ListPickableWorkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TakeWork(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.DesktopService/TakeWork',
+            switchboard_dot_v1_dot_desktop__pb2.TakeWorkRequest.SerializeToString,
+            switchboard_dot_v1_dot_desktop__pb2.TakeWorkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.DesktopService/ReleaseConversation',
+            switchboard_dot_v1_dot_desktop__pb2.ReleaseConversationRequest.SerializeToString,
+            switchboard_dot_v1_dot_desktop__pb2.ReleaseConversationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.DesktopService/TransferConversation',
+            switchboard_dot_v1_dot_desktop__pb2.TransferConversationRequest.SerializeToString,
+            switchboard_dot_v1_dot_desktop__pb2.TransferConversationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ParkConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.DesktopService/ParkConversation',
+            switchboard_dot_v1_dot_desktop__pb2.ParkConversationRequest.SerializeToString,
+            switchboard_dot_v1_dot_desktop__pb2.ParkConversationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResumeConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.DesktopService/ResumeConversation',
+            switchboard_dot_v1_dot_desktop__pb2.ResumeConversationRequest.SerializeToString,
+            switchboard_dot_v1_dot_desktop__pb2.ResumeConversationResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from switchboard.v1 import common_pb2 as switchboard_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cswitchboard/v1/gateway.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\"4\n\x19WatchConversationsRequest\x12\x17\n\x0fwork_stream_ids\x18\x01 \x03(\t\"\xe7\x01\n\x1aWatchConversationsResponse\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x16\n\x0ework_stream_id\x18\x02 \x01(\t\x12\x30\n\x05state\x18\x03 \x01(\x0e\x32!.switchboard.v1.ConversationState\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\x12&\n\x02\x61t\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08queue_id\x18\x08 \x01(\t\"\xe1\x02\n\x11SubmitWorkRequest\x12\x16\n\x0ework_stream_id\x18\x01 \x01(\t\x12*\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x18.switchboard.v1.Customer\x12?\n\x07\x63ontext\x18\x03 \x03(\x0b\x32..switchboard.v1.SubmitWorkRequest.ContextEntry\x12\x10\n\x08priority\x18\x04 \x01(\x05\x12N\n\x0frequired_skills\x18\x05 \x03(\x0b\x32\x35.switchboard.v1.SubmitWorkRequest.RequiredSkillsEntry\x1a.\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x35\n\x13RequiredSkillsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"q\n\x12SubmitWorkResponse\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12\x30\n\x05state\x18\x03 \x01(\x0e\x32!.switchboard.v1.ConversationState\"1\n\x16GetConversationRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\"M\n\x17GetConversationResponse\x12\x32\n\x0c\x63onversation\x18\x01 \x01(\x0b\x32\x1c.switchboard.v1.Conversation\"E\n\x1a\x41\x62\x61ndonConversationRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"O\n\x1b\x41\x62\x61ndonConversationResponse\x12\x30\n\x05state\x18\x01 \x01(\x0e\x32!.switchboard.v1.ConversationState\"8\n\x1dGatewayEndConversationRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\"R\n\x1eGatewayEndConversationResponse\x12\x30\n\x05state\x18\x01 \x01(\x0e\x32!.switchboard.v1.ConversationState2\x9a\x04\n\x0eGatewayService\x12S\n\nSubmitWork\x12!.switchboard.v1.SubmitWorkRequest\x1a\".switchboard.v1.SubmitWorkResponse\x12\x62\n\x0fGetConversation\x12&.switchboard.v1.GetConversationRequest\x1a\'.switchboard.v1.GetConversationResponse\x12n\n\x13\x41\x62\x61ndonConversation\x12*.switchboard.v1.AbandonConversationRequest\x1a+.switchboard.v1.AbandonConversationResponse\x12p\n\x0f\x45ndConversation\x12-.switchboard.v1.GatewayEndConversationRequest\x1a..switchboard.v1.GatewayEndConversationResponse\x12m\n\x12WatchConversations\x12).switchboard.v1.WatchConversationsRequest\x1a*.switchboard.v1.WatchConversationsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cswitchboard/v1/gateway.proto\x12\x0eswitchboard.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bswitchboard/v1/common.proto\"4\n\x19WatchConversationsRequest\x12\x17\n\x0fwork_stream_ids\x18\x01 \x03(\t\"\xe7\x01\n\x1aWatchConversationsResponse\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x16\n\x0ework_stream_id\x18\x02 \x01(\t\x12\x30\n\x05state\x18\x03 \x01(\x0e\x32!.switchboard.v1.ConversationState\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x06 \x01(\t\x12&\n\x02\x61t\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08queue_id\x18\x08 \x01(\t\"\x92\x03\n\x11SubmitWorkRequest\x12\x16\n\x0ework_stream_id\x18\x01 \x01(\t\x12*\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x18.switchboard.v1.Customer\x12?\n\x07\x63ontext\x18\x03 \x03(\x0b\x32..switchboard.v1.SubmitWorkRequest.ContextEntry\x12\x10\n\x08priority\x18\x04 \x01(\x05\x12N\n\x0frequired_skills\x18\x05 \x03(\x0b\x32\x35.switchboard.v1.SubmitWorkRequest.RequiredSkillsEntry\x12\x1b\n\x13preferred_agent_ids\x18\x06 \x03(\t\x12\x12\n\nclient_key\x18\x07 \x01(\t\x1a.\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x35\n\x13RequiredSkillsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"q\n\x12SubmitWorkResponse\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x10\n\x08queue_id\x18\x02 \x01(\t\x12\x30\n\x05state\x18\x03 \x01(\x0e\x32!.switchboard.v1.ConversationState\"1\n\x16GetConversationRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\"M\n\x17GetConversationResponse\x12\x32\n\x0c\x63onversation\x18\x01 \x01(\x0b\x32\x1c.switchboard.v1.Conversation\"E\n\x1a\x41\x62\x61ndonConversationRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"O\n\x1b\x41\x62\x61ndonConversationResponse\x12\x30\n\x05state\x18\x01 \x01(\x0e\x32!.switchboard.v1.ConversationState\"8\n\x1dGatewayEndConversationRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\"R\n\x1eGatewayEndConversationResponse\x12\x30\n\x05state\x18\x01 \x01(\x0e\x32!.switchboard.v1.ConversationState\"7\n\x1cRecordCustomerMessageRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\"Q\n\x1dRecordCustomerMessageResponse\x12\x30\n\x05state\x18\x01 \x01(\x0e\x32!.switchboard.v1.ConversationState2\x90\x05\n\x0eGatewayService\x12S\n\nSubmitWork\x12!.switchboard.v1.SubmitWorkRequest\x1a\".switchboard.v1.SubmitWorkResponse\x12\x62\n\x0fGetConversation\x12&.switchboard.v1.GetConversationRequest\x1a\'.switchboard.v1.GetConversationResponse\x12n\n\x13\x41\x62\x61ndonConversation\x12*.switchboard.v1.AbandonConversationRequest\x1a+.switchboard.v1.AbandonConversationResponse\x12p\n\x0f\x45ndConversation\x12-.switchboard.v1.GatewayEndConversationRequest\x1a..switchboard.v1.GatewayEndConversationResponse\x12t\n\x15RecordCustomerMessage\x12,.switchboard.v1.RecordCustomerMessageRequest\x1a-.switchboard.v1.RecordCustomerMessageResponse\x12m\n\x12WatchConversations\x12).switchboard.v1.WatchConversationsRequest\x1a*.switchboard.v1.WatchConversationsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,25 +42,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_WATCHCONVERSATIONSRESPONSE']._serialized_start=165
   _globals['_WATCHCONVERSATIONSRESPONSE']._serialized_end=396
   _globals['_SUBMITWORKREQUEST']._serialized_start=399
-  _globals['_SUBMITWORKREQUEST']._serialized_end=752
-  _globals['_SUBMITWORKREQUEST_CONTEXTENTRY']._serialized_start=651
-  _globals['_SUBMITWORKREQUEST_CONTEXTENTRY']._serialized_end=697
-  _globals['_SUBMITWORKREQUEST_REQUIREDSKILLSENTRY']._serialized_start=699
-  _globals['_SUBMITWORKREQUEST_REQUIREDSKILLSENTRY']._serialized_end=752
-  _globals['_SUBMITWORKRESPONSE']._serialized_start=754
-  _globals['_SUBMITWORKRESPONSE']._serialized_end=867
-  _globals['_GETCONVERSATIONREQUEST']._serialized_start=869
-  _globals['_GETCONVERSATIONREQUEST']._serialized_end=918
-  _globals['_GETCONVERSATIONRESPONSE']._serialized_start=920
-  _globals['_GETCONVERSATIONRESPONSE']._serialized_end=997
-  _globals['_ABANDONCONVERSATIONREQUEST']._serialized_start=999
-  _globals['_ABANDONCONVERSATIONREQUEST']._serialized_end=1068
-  _globals['_ABANDONCONVERSATIONRESPONSE']._serialized_start=1070
-  _globals['_ABANDONCONVERSATIONRESPONSE']._serialized_end=1149
-  _globals['_GATEWAYENDCONVERSATIONREQUEST']._serialized_start=1151
-  _globals['_GATEWAYENDCONVERSATIONREQUEST']._serialized_end=1207
-  _globals['_GATEWAYENDCONVERSATIONRESPONSE']._serialized_start=1209
-  _globals['_GATEWAYENDCONVERSATIONRESPONSE']._serialized_end=1291
-  _globals['_GATEWAYSERVICE']._serialized_start=1294
-  _globals['_GATEWAYSERVICE']._serialized_end=1832
+  _globals['_SUBMITWORKREQUEST']._serialized_end=801
+  _globals['_SUBMITWORKREQUEST_CONTEXTENTRY']._serialized_start=700
+  _globals['_SUBMITWORKREQUEST_CONTEXTENTRY']._serialized_end=746
+  _globals['_SUBMITWORKREQUEST_REQUIREDSKILLSENTRY']._serialized_start=748
+  _globals['_SUBMITWORKREQUEST_REQUIREDSKILLSENTRY']._serialized_end=801
+  _globals['_SUBMITWORKRESPONSE']._serialized_start=803
+  _globals['_SUBMITWORKRESPONSE']._serialized_end=916
+  _globals['_GETCONVERSATIONREQUEST']._serialized_start=918
+  _globals['_GETCONVERSATIONREQUEST']._serialized_end=967
+  _globals['_GETCONVERSATIONRESPONSE']._serialized_start=969
+  _globals['_GETCONVERSATIONRESPONSE']._serialized_end=1046
+  _globals['_ABANDONCONVERSATIONREQUEST']._serialized_start=1048
+  _globals['_ABANDONCONVERSATIONREQUEST']._serialized_end=1117
+  _globals['_ABANDONCONVERSATIONRESPONSE']._serialized_start=1119
+  _globals['_ABANDONCONVERSATIONRESPONSE']._serialized_end=1198
+  _globals['_GATEWAYENDCONVERSATIONREQUEST']._serialized_start=1200
+  _globals['_GATEWAYENDCONVERSATIONREQUEST']._serialized_end=1256
+  _globals['_GATEWAYENDCONVERSATIONRESPONSE']._serialized_start=1258
+  _globals['_GATEWAYENDCONVERSATIONRESPONSE']._serialized_end=1340
+  _globals['_RECORDCUSTOMERMESSAGEREQUEST']._serialized_start=1342
+  _globals['_RECORDCUSTOMERMESSAGEREQUEST']._serialized_end=1397
+  _globals['_RECORDCUSTOMERMESSAGERESPONSE']._serialized_start=1399
+  _globals['_RECORDCUSTOMERMESSAGERESPONSE']._serialized_end=1480
+  _globals['_GATEWAYSERVICE']._serialized_start=1483
+  _globals['_GATEWAYSERVICE']._serialized_end=2139
 # @@protoc_insertion_point(module_scope)

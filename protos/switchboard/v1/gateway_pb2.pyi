@@ -37,7 +37,7 @@ class WatchConversationsResponse(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ..., work_stream_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.ConversationState, str]] = ..., kind: _Optional[str] = ..., reason: _Optional[str] = ..., detail: _Optional[str] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., queue_id: _Optional[str] = ...) -> None: ...
 
 class SubmitWorkRequest(_message.Message):
-    __slots__ = ("work_stream_id", "customer", "context", "priority", "required_skills")
+    __slots__ = ("work_stream_id", "customer", "context", "priority", "required_skills", "preferred_agent_ids", "client_key")
     class ContextEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -57,12 +57,16 @@ class SubmitWorkRequest(_message.Message):
     CONTEXT_FIELD_NUMBER: _ClassVar[int]
     PRIORITY_FIELD_NUMBER: _ClassVar[int]
     REQUIRED_SKILLS_FIELD_NUMBER: _ClassVar[int]
+    PREFERRED_AGENT_IDS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_KEY_FIELD_NUMBER: _ClassVar[int]
     work_stream_id: str
     customer: _common_pb2.Customer
     context: _containers.ScalarMap[str, str]
     priority: int
     required_skills: _containers.ScalarMap[str, int]
-    def __init__(self, work_stream_id: _Optional[str] = ..., customer: _Optional[_Union[_common_pb2.Customer, _Mapping]] = ..., context: _Optional[_Mapping[str, str]] = ..., priority: _Optional[int] = ..., required_skills: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    preferred_agent_ids: _containers.RepeatedScalarFieldContainer[str]
+    client_key: str
+    def __init__(self, work_stream_id: _Optional[str] = ..., customer: _Optional[_Union[_common_pb2.Customer, _Mapping]] = ..., context: _Optional[_Mapping[str, str]] = ..., priority: _Optional[int] = ..., required_skills: _Optional[_Mapping[str, int]] = ..., preferred_agent_ids: _Optional[_Iterable[str]] = ..., client_key: _Optional[str] = ...) -> None: ...
 
 class SubmitWorkResponse(_message.Message):
     __slots__ = ("conversation_id", "queue_id", "state")
@@ -107,6 +111,18 @@ class GatewayEndConversationRequest(_message.Message):
     def __init__(self, conversation_id: _Optional[str] = ...) -> None: ...
 
 class GatewayEndConversationResponse(_message.Message):
+    __slots__ = ("state",)
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    state: _common_pb2.ConversationState
+    def __init__(self, state: _Optional[_Union[_common_pb2.ConversationState, str]] = ...) -> None: ...
+
+class RecordCustomerMessageRequest(_message.Message):
+    __slots__ = ("conversation_id",)
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    def __init__(self, conversation_id: _Optional[str] = ...) -> None: ...
+
+class RecordCustomerMessageResponse(_message.Message):
     __slots__ = ("state",)
     STATE_FIELD_NUMBER: _ClassVar[int]
     state: _common_pb2.ConversationState

@@ -55,6 +55,11 @@ class GatewayServiceStub:
                 request_serializer=switchboard_dot_v1_dot_gateway__pb2.GatewayEndConversationRequest.SerializeToString,
                 response_deserializer=switchboard_dot_v1_dot_gateway__pb2.GatewayEndConversationResponse.FromString,
                 _registered_method=True)
+        self.RecordCustomerMessage = channel.unary_unary(
+                '/switchboard.v1.GatewayService/RecordCustomerMessage',
+                request_serializer=switchboard_dot_v1_dot_gateway__pb2.RecordCustomerMessageRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_gateway__pb2.RecordCustomerMessageResponse.FromString,
+                _registered_method=True)
         self.WatchConversations = channel.unary_stream(
                 '/switchboard.v1.GatewayService/WatchConversations',
                 request_serializer=switchboard_dot_v1_dot_gateway__pb2.WatchConversationsRequest.SerializeToString,
@@ -94,12 +99,20 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
-    def WatchConversations(self, request, context):
+    def RecordCustomerMessage(self, request, context):
         """What happens to conversations, as it happens: accepted, ended, transferred by overflow,
         closed (with the reason, e.g. "callback_requested", "voicemail_requested", "overflow",
         "abandoned"). A gateway keeps this open to act on hand-backs and closures. The first
         message (kind "watching", nothing else set) says the watch is in place.
+        The customer wrote again. Parked (Waiting) work comes back: to the agent who parked it
+        when the work stream has affinity, else to its queue.
         """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchConversations(self, request, context):
+        """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -126,6 +139,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.EndConversation,
                     request_deserializer=switchboard_dot_v1_dot_gateway__pb2.GatewayEndConversationRequest.FromString,
                     response_serializer=switchboard_dot_v1_dot_gateway__pb2.GatewayEndConversationResponse.SerializeToString,
+            ),
+            'RecordCustomerMessage': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordCustomerMessage,
+                    request_deserializer=switchboard_dot_v1_dot_gateway__pb2.RecordCustomerMessageRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_gateway__pb2.RecordCustomerMessageResponse.SerializeToString,
             ),
             'WatchConversations': grpc.unary_stream_rpc_method_handler(
                     servicer.WatchConversations,
@@ -242,6 +260,33 @@ class GatewayService:
             '/switchboard.v1.GatewayService/EndConversation',
             switchboard_dot_v1_dot_gateway__pb2.GatewayEndConversationRequest.SerializeToString,
             switchboard_dot_v1_dot_gateway__pb2.GatewayEndConversationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordCustomerMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.GatewayService/RecordCustomerMessage',
+            switchboard_dot_v1_dot_gateway__pb2.RecordCustomerMessageRequest.SerializeToString,
+            switchboard_dot_v1_dot_gateway__pb2.RecordCustomerMessageResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb
 from switchboard.v1 import common_pb2 as switchboard_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fswitchboard/v1/supervisor.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bswitchboard/v1/common.proto\"\xb1\x02\n\x0bQueueStatus\x12\x10\n\x08queue_id\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\x05\x12\x19\n\x11\x61ssignment_method\x18\x03 \x01(\t\x12\x12\n\nmember_ids\x18\x04 \x03(\t\x12\x13\n\x0bwaiting_ids\x18\x05 \x03(\t\x12/\n\x0clongest_wait\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12O\n\x13members_by_presence\x18\x07 \x03(\x0b\x32\x32.switchboard.v1.QueueStatus.MembersByPresenceEntry\x1a\x38\n\x16MembersByPresenceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\xc5\x02\n\x0b\x41gentStatus\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12*\n\x08presence\x18\x03 \x01(\x0e\x32\x18.switchboard.v1.Presence\x12\x15\n\rcapacity_used\x18\x04 \x01(\x05\x12\x16\n\x0e\x63\x61pacity_total\x18\x05 \x01(\x05\x12\x18\n\x10\x63onversation_ids\x18\x06 \x03(\t\x12\x13\n\x0boffered_ids\x18\x07 \x03(\t\x12\x11\n\tqueue_ids\x18\x08 \x03(\t\x12\x37\n\x06skills\x18\t \x03(\x0b\x32\'.switchboard.v1.AgentStatus.SkillsEntry\x12\x11\n\tconnected\x18\n \x01(\x08\x1a-\n\x0bSkillsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\x13\n\x11ListQueuesRequest\"A\n\x12ListQueuesResponse\x12+\n\x06queues\x18\x01 \x03(\x0b\x32\x1b.switchboard.v1.QueueStatus\"#\n\x0fGetQueueRequest\x12\x10\n\x08queue_id\x18\x01 \x01(\t\">\n\x10GetQueueResponse\x12*\n\x05queue\x18\x01 \x01(\x0b\x32\x1b.switchboard.v1.QueueStatus\"\x13\n\x11ListAgentsRequest\"A\n\x12ListAgentsResponse\x12+\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x1b.switchboard.v1.AgentStatus\"#\n\x0fGetAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\">\n\x10GetAgentResponse\x12*\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1b.switchboard.v1.AgentStatus2\xdb\x02\n\x11SupervisorService\x12S\n\nListQueues\x12!.switchboard.v1.ListQueuesRequest\x1a\".switchboard.v1.ListQueuesResponse\x12M\n\x08GetQueue\x12\x1f.switchboard.v1.GetQueueRequest\x1a .switchboard.v1.GetQueueResponse\x12S\n\nListAgents\x12!.switchboard.v1.ListAgentsRequest\x1a\".switchboard.v1.ListAgentsResponse\x12M\n\x08GetAgent\x12\x1f.switchboard.v1.GetAgentRequest\x1a .switchboard.v1.GetAgentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fswitchboard/v1/supervisor.proto\x12\x0eswitchboard.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bswitchboard/v1/common.proto\"\xb1\x02\n\x0bQueueStatus\x12\x10\n\x08queue_id\x18\x01 \x01(\t\x12\x10\n\x08priority\x18\x02 \x01(\x05\x12\x19\n\x11\x61ssignment_method\x18\x03 \x01(\t\x12\x12\n\nmember_ids\x18\x04 \x03(\t\x12\x13\n\x0bwaiting_ids\x18\x05 \x03(\t\x12/\n\x0clongest_wait\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\x12O\n\x13members_by_presence\x18\x07 \x03(\x0b\x32\x32.switchboard.v1.QueueStatus.MembersByPresenceEntry\x1a\x38\n\x16MembersByPresenceEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\xa0\x05\n\x0b\x41gentStatus\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12*\n\x08presence\x18\x03 \x01(\x0e\x32\x18.switchboard.v1.Presence\x12\x15\n\rcapacity_used\x18\x04 \x01(\x05\x12\x16\n\x0e\x63\x61pacity_total\x18\x05 \x01(\x05\x12\x18\n\x10\x63onversation_ids\x18\x06 \x03(\t\x12\x13\n\x0boffered_ids\x18\x07 \x03(\t\x12\x11\n\tqueue_ids\x18\x08 \x03(\t\x12\x37\n\x06skills\x18\t \x03(\x0b\x32\'.switchboard.v1.AgentStatus.SkillsEntry\x12\x11\n\tconnected\x18\n \x01(\x08\x12\x17\n\x0f\x63ustom_presence\x18\x0b \x01(\t\x12U\n\x16\x63\x61pacity_profiles_used\x18\x0c \x03(\x0b\x32\x35.switchboard.v1.AgentStatus.CapacityProfilesUsedEntry\x12W\n\x17\x63\x61pacity_profile_limits\x18\r \x03(\x0b\x32\x36.switchboard.v1.AgentStatus.CapacityProfileLimitsEntry\x12\x15\n\rover_capacity\x18\x0e \x01(\x08\x1a-\n\x0bSkillsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x1a;\n\x19\x43\x61pacityProfilesUsedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\x1a<\n\x1a\x43\x61pacityProfileLimitsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x05:\x02\x38\x01\"\x13\n\x11ListQueuesRequest\"A\n\x12ListQueuesResponse\x12+\n\x06queues\x18\x01 \x03(\x0b\x32\x1b.switchboard.v1.QueueStatus\"#\n\x0fGetQueueRequest\x12\x10\n\x08queue_id\x18\x01 \x01(\t\">\n\x10GetQueueResponse\x12*\n\x05queue\x18\x01 \x01(\x0b\x32\x1b.switchboard.v1.QueueStatus\"\x13\n\x11ListAgentsRequest\"A\n\x12ListAgentsResponse\x12+\n\x06\x61gents\x18\x01 \x03(\x0b\x32\x1b.switchboard.v1.AgentStatus\"#\n\x0fGetAgentRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\">\n\x10GetAgentResponse\x12*\n\x05\x61gent\x18\x01 \x01(\x0b\x32\x1b.switchboard.v1.AgentStatus\"F\n\x19\x41ssignConversationRequest\x12\x17\n\x0f\x63onversation_id\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"g\n\x1a\x41ssignConversationResponse\x12\x32\n\x0c\x63onversation\x18\x01 \x01(\x0b\x32\x1c.switchboard.v1.Conversation\x12\x15\n\rover_capacity\x18\x02 \x01(\t2\xc8\x03\n\x11SupervisorService\x12S\n\nListQueues\x12!.switchboard.v1.ListQueuesRequest\x1a\".switchboard.v1.ListQueuesResponse\x12M\n\x08GetQueue\x12\x1f.switchboard.v1.GetQueueRequest\x1a .switchboard.v1.GetQueueResponse\x12S\n\nListAgents\x12!.switchboard.v1.ListAgentsRequest\x1a\".switchboard.v1.ListAgentsResponse\x12M\n\x08GetAgent\x12\x1f.switchboard.v1.GetAgentRequest\x1a .switchboard.v1.GetAgentResponse\x12k\n\x12\x41ssignConversation\x12).switchboard.v1.AssignConversationRequest\x1a*.switchboard.v1.AssignConversationResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,30 +37,42 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_QUEUESTATUS_MEMBERSBYPRESENCEENTRY']._serialized_options = b'8\001'
   _globals['_AGENTSTATUS_SKILLSENTRY']._loaded_options = None
   _globals['_AGENTSTATUS_SKILLSENTRY']._serialized_options = b'8\001'
+  _globals['_AGENTSTATUS_CAPACITYPROFILESUSEDENTRY']._loaded_options = None
+  _globals['_AGENTSTATUS_CAPACITYPROFILESUSEDENTRY']._serialized_options = b'8\001'
+  _globals['_AGENTSTATUS_CAPACITYPROFILELIMITSENTRY']._loaded_options = None
+  _globals['_AGENTSTATUS_CAPACITYPROFILELIMITSENTRY']._serialized_options = b'8\001'
   _globals['_QUEUESTATUS']._serialized_start=113
   _globals['_QUEUESTATUS']._serialized_end=418
   _globals['_QUEUESTATUS_MEMBERSBYPRESENCEENTRY']._serialized_start=362
   _globals['_QUEUESTATUS_MEMBERSBYPRESENCEENTRY']._serialized_end=418
   _globals['_AGENTSTATUS']._serialized_start=421
-  _globals['_AGENTSTATUS']._serialized_end=746
-  _globals['_AGENTSTATUS_SKILLSENTRY']._serialized_start=701
-  _globals['_AGENTSTATUS_SKILLSENTRY']._serialized_end=746
-  _globals['_LISTQUEUESREQUEST']._serialized_start=748
-  _globals['_LISTQUEUESREQUEST']._serialized_end=767
-  _globals['_LISTQUEUESRESPONSE']._serialized_start=769
-  _globals['_LISTQUEUESRESPONSE']._serialized_end=834
-  _globals['_GETQUEUEREQUEST']._serialized_start=836
-  _globals['_GETQUEUEREQUEST']._serialized_end=871
-  _globals['_GETQUEUERESPONSE']._serialized_start=873
-  _globals['_GETQUEUERESPONSE']._serialized_end=935
-  _globals['_LISTAGENTSREQUEST']._serialized_start=937
-  _globals['_LISTAGENTSREQUEST']._serialized_end=956
-  _globals['_LISTAGENTSRESPONSE']._serialized_start=958
-  _globals['_LISTAGENTSRESPONSE']._serialized_end=1023
-  _globals['_GETAGENTREQUEST']._serialized_start=1025
-  _globals['_GETAGENTREQUEST']._serialized_end=1060
-  _globals['_GETAGENTRESPONSE']._serialized_start=1062
-  _globals['_GETAGENTRESPONSE']._serialized_end=1124
-  _globals['_SUPERVISORSERVICE']._serialized_start=1127
-  _globals['_SUPERVISORSERVICE']._serialized_end=1474
+  _globals['_AGENTSTATUS']._serialized_end=1093
+  _globals['_AGENTSTATUS_SKILLSENTRY']._serialized_start=925
+  _globals['_AGENTSTATUS_SKILLSENTRY']._serialized_end=970
+  _globals['_AGENTSTATUS_CAPACITYPROFILESUSEDENTRY']._serialized_start=972
+  _globals['_AGENTSTATUS_CAPACITYPROFILESUSEDENTRY']._serialized_end=1031
+  _globals['_AGENTSTATUS_CAPACITYPROFILELIMITSENTRY']._serialized_start=1033
+  _globals['_AGENTSTATUS_CAPACITYPROFILELIMITSENTRY']._serialized_end=1093
+  _globals['_LISTQUEUESREQUEST']._serialized_start=1095
+  _globals['_LISTQUEUESREQUEST']._serialized_end=1114
+  _globals['_LISTQUEUESRESPONSE']._serialized_start=1116
+  _globals['_LISTQUEUESRESPONSE']._serialized_end=1181
+  _globals['_GETQUEUEREQUEST']._serialized_start=1183
+  _globals['_GETQUEUEREQUEST']._serialized_end=1218
+  _globals['_GETQUEUERESPONSE']._serialized_start=1220
+  _globals['_GETQUEUERESPONSE']._serialized_end=1282
+  _globals['_LISTAGENTSREQUEST']._serialized_start=1284
+  _globals['_LISTAGENTSREQUEST']._serialized_end=1303
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=1305
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=1370
+  _globals['_GETAGENTREQUEST']._serialized_start=1372
+  _globals['_GETAGENTREQUEST']._serialized_end=1407
+  _globals['_GETAGENTRESPONSE']._serialized_start=1409
+  _globals['_GETAGENTRESPONSE']._serialized_end=1471
+  _globals['_ASSIGNCONVERSATIONREQUEST']._serialized_start=1473
+  _globals['_ASSIGNCONVERSATIONREQUEST']._serialized_end=1543
+  _globals['_ASSIGNCONVERSATIONRESPONSE']._serialized_start=1545
+  _globals['_ASSIGNCONVERSATIONRESPONSE']._serialized_end=1648
+  _globals['_SUPERVISORSERVICE']._serialized_start=1651
+  _globals['_SUPERVISORSERVICE']._serialized_end=2107
 # @@protoc_insertion_point(module_scope)

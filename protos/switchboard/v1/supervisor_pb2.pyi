@@ -36,8 +36,22 @@ class QueueStatus(_message.Message):
     def __init__(self, queue_id: _Optional[str] = ..., priority: _Optional[int] = ..., assignment_method: _Optional[str] = ..., member_ids: _Optional[_Iterable[str]] = ..., waiting_ids: _Optional[_Iterable[str]] = ..., longest_wait: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., members_by_presence: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class AgentStatus(_message.Message):
-    __slots__ = ("agent_id", "name", "presence", "capacity_used", "capacity_total", "conversation_ids", "offered_ids", "queue_ids", "skills", "connected")
+    __slots__ = ("agent_id", "name", "presence", "capacity_used", "capacity_total", "conversation_ids", "offered_ids", "queue_ids", "skills", "connected", "custom_presence", "capacity_profiles_used", "capacity_profile_limits", "over_capacity")
     class SkillsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class CapacityProfilesUsedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class CapacityProfileLimitsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +68,10 @@ class AgentStatus(_message.Message):
     QUEUE_IDS_FIELD_NUMBER: _ClassVar[int]
     SKILLS_FIELD_NUMBER: _ClassVar[int]
     CONNECTED_FIELD_NUMBER: _ClassVar[int]
+    CUSTOM_PRESENCE_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_PROFILES_USED_FIELD_NUMBER: _ClassVar[int]
+    CAPACITY_PROFILE_LIMITS_FIELD_NUMBER: _ClassVar[int]
+    OVER_CAPACITY_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     name: str
     presence: _common_pb2.Presence
@@ -64,7 +82,11 @@ class AgentStatus(_message.Message):
     queue_ids: _containers.RepeatedScalarFieldContainer[str]
     skills: _containers.ScalarMap[str, int]
     connected: bool
-    def __init__(self, agent_id: _Optional[str] = ..., name: _Optional[str] = ..., presence: _Optional[_Union[_common_pb2.Presence, str]] = ..., capacity_used: _Optional[int] = ..., capacity_total: _Optional[int] = ..., conversation_ids: _Optional[_Iterable[str]] = ..., offered_ids: _Optional[_Iterable[str]] = ..., queue_ids: _Optional[_Iterable[str]] = ..., skills: _Optional[_Mapping[str, int]] = ..., connected: _Optional[bool] = ...) -> None: ...
+    custom_presence: str
+    capacity_profiles_used: _containers.ScalarMap[str, int]
+    capacity_profile_limits: _containers.ScalarMap[str, int]
+    over_capacity: bool
+    def __init__(self, agent_id: _Optional[str] = ..., name: _Optional[str] = ..., presence: _Optional[_Union[_common_pb2.Presence, str]] = ..., capacity_used: _Optional[int] = ..., capacity_total: _Optional[int] = ..., conversation_ids: _Optional[_Iterable[str]] = ..., offered_ids: _Optional[_Iterable[str]] = ..., queue_ids: _Optional[_Iterable[str]] = ..., skills: _Optional[_Mapping[str, int]] = ..., connected: _Optional[bool] = ..., custom_presence: _Optional[str] = ..., capacity_profiles_used: _Optional[_Mapping[str, int]] = ..., capacity_profile_limits: _Optional[_Mapping[str, int]] = ..., over_capacity: _Optional[bool] = ...) -> None: ...
 
 class ListQueuesRequest(_message.Message):
     __slots__ = ()
@@ -109,3 +131,19 @@ class GetAgentResponse(_message.Message):
     AGENT_FIELD_NUMBER: _ClassVar[int]
     agent: AgentStatus
     def __init__(self, agent: _Optional[_Union[AgentStatus, _Mapping]] = ...) -> None: ...
+
+class AssignConversationRequest(_message.Message):
+    __slots__ = ("conversation_id", "agent_id")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    agent_id: str
+    def __init__(self, conversation_id: _Optional[str] = ..., agent_id: _Optional[str] = ...) -> None: ...
+
+class AssignConversationResponse(_message.Message):
+    __slots__ = ("conversation", "over_capacity")
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
+    OVER_CAPACITY_FIELD_NUMBER: _ClassVar[int]
+    conversation: _common_pb2.Conversation
+    over_capacity: str
+    def __init__(self, conversation: _Optional[_Union[_common_pb2.Conversation, _Mapping]] = ..., over_capacity: _Optional[str] = ...) -> None: ...

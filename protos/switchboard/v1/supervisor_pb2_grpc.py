@@ -55,6 +55,11 @@ class SupervisorServiceStub:
                 request_serializer=switchboard_dot_v1_dot_supervisor__pb2.GetAgentRequest.SerializeToString,
                 response_deserializer=switchboard_dot_v1_dot_supervisor__pb2.GetAgentResponse.FromString,
                 _registered_method=True)
+        self.AssignConversation = channel.unary_unary(
+                '/switchboard.v1.SupervisorService/AssignConversation',
+                request_serializer=switchboard_dot_v1_dot_supervisor__pb2.AssignConversationRequest.SerializeToString,
+                response_deserializer=switchboard_dot_v1_dot_supervisor__pb2.AssignConversationResponse.FromString,
+                _registered_method=True)
 
 
 class SupervisorServiceServicer:
@@ -85,6 +90,13 @@ class SupervisorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AssignConversation(self, request, context):
+        """Force-assign waiting work to an agent, past their capacity if need be (reported).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SupervisorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -107,6 +119,11 @@ def add_SupervisorServiceServicer_to_server(servicer, server):
                     servicer.GetAgent,
                     request_deserializer=switchboard_dot_v1_dot_supervisor__pb2.GetAgentRequest.FromString,
                     response_serializer=switchboard_dot_v1_dot_supervisor__pb2.GetAgentResponse.SerializeToString,
+            ),
+            'AssignConversation': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignConversation,
+                    request_deserializer=switchboard_dot_v1_dot_supervisor__pb2.AssignConversationRequest.FromString,
+                    response_serializer=switchboard_dot_v1_dot_supervisor__pb2.AssignConversationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -218,6 +235,33 @@ class SupervisorService:
             '/switchboard.v1.SupervisorService/GetAgent',
             switchboard_dot_v1_dot_supervisor__pb2.GetAgentRequest.SerializeToString,
             switchboard_dot_v1_dot_supervisor__pb2.GetAgentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignConversation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/switchboard.v1.SupervisorService/AssignConversation',
+            switchboard_dot_v1_dot_supervisor__pb2.AssignConversationRequest.SerializeToString,
+            switchboard_dot_v1_dot_supervisor__pb2.AssignConversationResponse.FromString,
             options,
             channel_credentials,
             insecure,
