@@ -229,6 +229,12 @@ class AgentActor(LoopActor):
         if ticket is not None and current is not None:
             key = cross_queue_key(queue_priority, ticket)
             current.candidates.append((key, ticket, queue_id, ring))
+        elif ticket is not None and len(self.spec.queue_ids) > 1:
+            # Unasked-for work (new, or back in its queue): another queue may have better
+            # work for this agent right now, so it is weighed in a round like any other.
+            key = cross_queue_key(queue_priority, ticket)
+            self._start_round(seed=(key, ticket, queue_id, ring))
+            return
         elif ticket is not None:
             self._take_or_return(ticket, queue_id, ring)
         if current is not None and round_id == current.id:
@@ -236,13 +242,19 @@ class AgentActor(LoopActor):
             if not current.awaiting:
                 self._finish_round(current)
 
-    def _start_round(self) -> None:
+    def _start_round(self, seed: tuple | None = None) -> None:
+        """Ask every queue for its best work for this agent (`seed`: a proposal already in
+        hand, whose queue need not be asked)."""
         if not self.spec.queue_ids:
             return
         self._rounds += 1
-        self.round = Round(self._rounds, set(self.spec.queue_ids))
+        asked = [q for q in self.spec.queue_ids if seed is None or q != seed[2]]
+        self.round = Round(self._rounds, set(asked), [seed] if seed else [])
+        if not asked:
+            self._finish_round(self.round)
+            return
         view = self._view()
-        for queue_id in self.spec.queue_ids:
+        for queue_id in asked:
             self.directory.queues[queue_id].tell(m.WorkRequest(view, self._rounds))
 
     def _finish_round(self, finished: Round) -> None:
