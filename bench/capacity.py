@@ -18,7 +18,10 @@ What it does, against a real `switchboard serve` child process over a real socke
    every agent, and GetAgent on a sample shows the right queues and capacity;
 6. with all that loaded, times `--probes` single SubmitWork calls made one after another
    (p50/p99) and ListQueues / GetQueue / ListAgents;
-7. stops the server with SIGTERM and times the shutdown, expecting exit code 0.
+7. stops the server with SIGTERM and times the shutdown, expecting exit code 0;
+8. starts it again on the same journal and times the recovery of everything that was open
+   (start to port file: the server answers only once all of it is back), then checks again
+   that every conversation is waiting in its queue and every agent is there.
 
 The server's memory (VmRSS and its high-water mark VmHWM from /proc/PID/status) and CPU time
 are read after each step. A second, shorter part starts a server whose YAML lists all the
@@ -376,15 +379,17 @@ async def verify_load(
 
 
 async def probe_latency(
-    conn: Connection, probes: int, queues: list[str], first: int
+    conn: Connection, probes: int, queues: list[str], first: int, placed: dict[str, str]
 ) -> dict[str, Any]:
-    """`probes` SubmitWork calls one at a time, with everything loaded."""
+    """`probes` SubmitWork calls one at a time, with everything loaded (added to `placed`:
+    they stay open too)."""
     latencies = []
     for j in range(first, first + probes):
         request = submit_request(j, queues)
         started = time.perf_counter()
-        await conn.gateway.SubmitWork(request)
+        response = await conn.gateway.SubmitWork(request)
         latencies.append((time.perf_counter() - started) * 1000)
+        placed[response.conversation_id] = response.queue_id
     return {
         "calls": probes,
         "p50_ms": round(percentile(latencies, 50), 3),
@@ -501,13 +506,30 @@ async def main_run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             result.update(await verify_load(conn, placed, args.agents, queues))
         step(f"load verified; {args.probes} single SubmitWork calls and read timings")
         with Phase(server, "probe_submit", figures) as result:
-            result.update(await probe_latency(conn, args.probes, queues, args.conversations))
+            result.update(
+                await probe_latency(conn, args.probes, queues, args.conversations, placed)
+            )
         with Phase(server, "reads", figures) as result:
             result.update(await read_latency(conn))
         figures["server_total_cpu_s"] = round(cpu_seconds_of(server.pid), 2)
         await conn.close()
         step("stopping the server (SIGTERM)")
         stop_server(server, figures, "shutdown")
+        step("restarting on the same journal (recovery)")
+        started = time.perf_counter()
+        await asyncio.to_thread(server.start, 600.0)
+        listening = time.perf_counter() - started
+        conn = Connection(server.address)
+        await conn.wait_ready(60.0)
+        figures["recovery"] = {
+            "to_port_file_s": round(listening, 3),
+            "to_channel_ready_s": round(time.perf_counter() - started, 3),
+            "server_cpu_s": round(cpu_seconds_of(server.pid), 2),
+            "memory_after": memory_of(server.pid),
+        }
+        figures["recovery"].update(await verify_load(conn, placed, args.agents, queues))
+        await conn.close()
+        stop_server(server, figures, "shutdown_after_recovery")
     finally:
         server.kill()
         figures["server_log"] = server_log(server)
@@ -666,6 +688,15 @@ def table(result: dict[str, Any]) -> str:
         )
     )
     rows.append(("server CPU, whole run", f"{f['server_total_cpu_s']:.1f} s"))
+    if "recovery" in f:
+        rc = f["recovery"]
+        rows.append(
+            (
+                "restart on the journal (recovery)",
+                f"{rc['to_port_file_s']:.2f} s to port file with {rc['waiting_total']:,} "
+                f"open conversations and {rc['agents_listed']:,} agents back; {mem(rc)}",
+            )
+        )
     if "config_startup" in result:
         cs = result["config_startup"]
         st = cs["startup"]

@@ -143,6 +143,12 @@ class _Batch:
             or self.agent_work
         )
 
+    def serialise(self) -> None:
+        """Tickets of open work as JSON (they are live objects until the batch goes out)."""
+        for cid, row in self.open_work.items():
+            if row is not None and not isinstance(row[1], str):
+                self.open_work[cid] = (row[0], records.ticket_to_json(row[1]), *row[2:])
+
     def then(self, later: _Batch) -> _Batch:
         """This batch followed by a later one (to retry a failed commit in order)."""
         return _Batch(
@@ -299,16 +305,10 @@ class Storage:
         offer_pending: bool,
         since: float,
     ) -> None:
-        """Open work changed: the latest of a batch is all that is written."""
+        """Open work changed: the latest of a batch is all that is written (serialised when
+        the batch goes out, once however often it changed meanwhile)."""
         cid = ticket.conversation_id
-        self._batch.open_work[cid] = (
-            cid,
-            records.ticket_to_json(ticket),
-            state.value,
-            agent_id,
-            int(offer_pending),
-            since,
-        )
+        self._batch.open_work[cid] = (cid, ticket, state.value, agent_id, int(offer_pending), since)
         self._added()
 
     def closed(self, snapshot: ConversationSnapshot) -> None:
@@ -399,6 +399,7 @@ class Storage:
         batch, self._batch = self._batch, _Batch()
         if batch.empty():
             return
+        batch.serialise()  # here, on the loop's thread: the tickets may change after
         covered = self._recorded
         future = self._loop.run_in_executor(self._executor, self._write, batch)  # type: ignore[union-attr]
         self._pending.add(future)
