@@ -34,10 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     _logging_options(serve)
 
     from switchboard.clients.conversation_command import add_conversation_command
+    from switchboard.clients.loadtest.command import add_loadtest_command
     from switchboard.clients.replay.command import add_replay_command
 
     add_replay_command(commands)
     add_conversation_command(commands)
+    add_loadtest_command(commands)
 
     args = parser.parse_args(argv)
     sb_logging.configure(

@@ -1,0 +1,180 @@
+"""`switchboard loadtest`: drive a server hard with desktops and a gateway, report figures.
+
+    switchboard loadtest [--target HOST:PORT | --serve] [--desktops 1000] [--processes 1]
+                         [--rate N | --max] [--duration 10] [--handle-time 0] [--wrap-time 0]
+                         [--json FILE]
+
+With `--serve` it starts `switchboard serve` on the bundled configuration
+(examples/loadtest/switchboard.yaml, system clock, a fresh journal) and stops it after.
+`--processes N` splits the desktops and the rate over N processes (each with its own
+connections), for when one Python client process is the bottleneck; their figures are merged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from switchboard.clients.loadtest.run import Plan, run_plan
+from switchboard.clients.loadtest.stats import summary
+
+BUNDLED_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "loadtest" / "switchboard.yaml"
+
+
+def add_loadtest_command(commands: Any) -> None:
+    p = commands.add_parser("loadtest", help="drive a server with desktops and submits")
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--target", help="HOST:PORT of a running server (system clock)")
+    target.add_argument(
+        "--serve", action="store_true", help="start a server on the bundled configuration"
+    )
+    p.add_argument("--config", default=str(BUNDLED_CONFIG), help="with --serve [%(default)s]")
+    p.add_argument("--desktops", type=int, default=1000, help="agents signed in [%(default)s]")
+    p.add_argument("--capacity", type=int, default=1, help="per agent [%(default)s]")
+    p.add_argument("--processes", type=int, default=1, help="client processes [%(default)s]")
+    rate = p.add_mutually_exclusive_group()
+    rate.add_argument("--rate", type=float, default=0.0, help="submits per second, in all")
+    rate.add_argument("--max", action="store_true", help="as fast as possible (the default)")
+    p.add_argument("--concurrency", type=int, default=64, help="submits in flight per process")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds of submitting")
+    p.add_argument("--handle-time", type=float, default=0.0, help="seconds an agent holds work")
+    p.add_argument("--wrap-time", type=float, default=0.0, help="seconds of wrap-up")
+    p.add_argument("--queue", default="load", help="queue the agents serve [%(default)s]")
+    p.add_argument("--stream", default="load", help="work stream to submit to [%(default)s]")
+    p.add_argument("--agent-prefix", default="load-", help="agent ids are PREFIX0, PREFIX1, ...")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--json", help="write the figures to this file as JSON")
+    p.set_defaults(run=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    server = None
+    address = args.target
+    if args.serve:
+        from switchboard.clients.server_process import ServerProcess
+
+        server = ServerProcess(args.config, manual_clock=False)
+        address = server.start()
+        print(f"server started on {address} (log: {server.log_path})", file=sys.stderr)
+    try:
+        plan = Plan(
+            address=address,
+            desktops=args.desktops,
+            agent_prefix=args.agent_prefix,
+            queue=args.queue,
+            stream=args.stream,
+            capacity=args.capacity,
+            rate=args.rate,
+            concurrency=args.concurrency,
+            duration_s=args.duration,
+            handle_s=args.handle_time,
+            wrap_s=args.wrap_time,
+            progress=not args.quiet,
+        )
+        figures = run_load(plan, args.processes)
+    finally:
+        if server is not None:
+            server.stop()
+            server.clean_up()
+    print(report(figures))
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    return 1 if figures["errors"] else 0
+
+
+def split(plan: Plan, processes: int) -> list[Plan]:
+    """The plan shared out: each process its own agents and its part of the rate."""
+    plans = []
+    first = 0
+    for k in range(processes):
+        desktops = plan.desktops // processes + (1 if k < plan.desktops % processes else 0)
+        plans.append(
+            replace(
+                plan,
+                desktops=desktops,
+                first_agent=plan.first_agent + first,
+                rate=plan.rate / processes,
+                label=f"[{k}] " if processes > 1 else "",
+            )
+        )
+        first += desktops
+    return plans
+
+
+def run_load(plan: Plan, processes: int = 1) -> dict[str, Any]:
+    started = time.perf_counter()
+    if processes <= 1:
+        outcomes = [run_plan(plan)]
+    else:
+        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+            outcomes = pool.map(run_plan, split(plan, processes))
+    return merge(plan, processes, outcomes, time.perf_counter() - started)
+
+
+def merge(
+    plan: Plan, processes: int, outcomes: list[dict[str, Any]], wall_s: float
+) -> dict[str, Any]:
+    """One set of figures from every process's outcome."""
+
+    def total(name: str) -> int:
+        return sum(o[name] for o in outcomes)
+
+    def joined(name: str) -> list[float]:
+        return [v for o in outcomes for v in o[name]]
+
+    submit_wall = max(o["submit_wall_s"] for o in outcomes) or 1e-9
+    errors: dict[str, int] = {}
+    for o in outcomes:
+        for kind, n in o["errors"].items():
+            errors[kind] = errors.get(kind, 0) + n
+    return {
+        "plan": {
+            "desktops": plan.desktops,
+            "processes": processes,
+            "rate": plan.rate or "max",
+            "concurrency_per_process": plan.concurrency,
+            "duration_s": plan.duration_s,
+            "handle_s": plan.handle_s,
+            "wrap_s": plan.wrap_s,
+        },
+        "submitted": total("submitted"),
+        "offered": total("offered"),
+        "accepted": total("accepted"),
+        "closed": total("closed"),
+        "submits_per_s": round(total("submitted") / submit_wall, 1),
+        "lifecycles_per_s": round(total("closed") / submit_wall, 1),
+        "desktop_messages": total("desktop_messages"),
+        "submit": summary(joined("submit_ms")),
+        "submit_to_offer": summary(joined("submit_to_offer_ms")),
+        "submit_to_accepted": summary(joined("submit_to_accepted_ms")),
+        "connect_s": round(max(o["connect_s"] for o in outcomes), 3),
+        "submit_wall_s": round(submit_wall, 3),
+        "wall_s": round(wall_s, 3),
+        "errors": errors,
+    }
+
+
+def report(f: dict[str, Any]) -> str:
+    p = f["plan"]
+    lines = [
+        f"load test: {p['desktops']:,} desktops in {p['processes']} process(es), rate "
+        f"{p['rate']}, {p['duration_s']:g} s, handle {p['handle_s']:g} s, wrap {p['wrap_s']:g} s",
+        f"  desktops connected in {f['connect_s']:.2f} s",
+        f"  submitted {f['submitted']:,} ({f['submits_per_s']:,.0f}/s); offered "
+        f"{f['offered']:,}; accepted {f['accepted']:,}; closed {f['closed']:,} "
+        f"({f['lifecycles_per_s']:,.0f} full lifecycles/s)",
+    ]
+    for name in ("submit", "submit_to_offer", "submit_to_accepted"):
+        s = f[name]
+        lines.append(
+            f"  {name.replace('_', ' ').replace(' to ', ' -> '):22} p50 {s['p50_ms']:7.2f} ms  "
+            f"p90 {s['p90_ms']:7.2f} ms  p99 {s['p99_ms']:7.2f} ms  max {s['max_ms']:7.2f} ms"
+        )
+    lines.append(f"  errors: {f['errors'] or 'none'}")
+    return "\n".join(lines)

@@ -1,0 +1,282 @@
+"""One load-test process: its agents' desktops and a gateway submitting work, against a
+server on the system clock.
+
+Desktops behave like quick agents: every offer is accepted at once (AcceptOffer), held for
+the handle time, ended, kept in wrap-up for the wrap time and closed. They answer with the
+unary calls of DesktopService rather than messages on their stream: that is the API real
+desktops use, because every answer gets its own status (a refusal says why, a retry is
+safe) and passes through ordinary gRPC proxies; the stream carries only what the server
+pushes.
+
+Latencies are measured on the client: from just before SubmitWork is sent to the moment the
+offer arrives on the desktop's stream, and to the moment AcceptOffer has answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import grpc
+from switchboard.clients.connection import Connection
+from switchboard.v1 import admin_pb2, common_pb2, desktop_pb2, gateway_pb2
+
+DESKTOPS_PER_CHANNEL = 100  # HTTP/2 streams share a connection; spread them over several
+
+
+@dataclass(frozen=True)
+class Plan:
+    address: str
+    desktops: int
+    first_agent: int = 0
+    agent_prefix: str = "load-"
+    queue: str = "load"
+    stream: str = "load"
+    capacity: int = 1
+    rate: float = 0.0  # submits per second; 0: as fast as `concurrency` allows
+    concurrency: int = 64  # submits in flight at most
+    duration_s: float = 10.0
+    handle_s: float = 0.0
+    wrap_s: float = 0.0
+    drain_s: float = 10.0  # after the last submit, how long to wait for work to finish
+    provision: bool = True
+    progress: bool = True
+    label: str = ""
+
+
+@dataclass
+class Outcome:
+    submitted: int = 0
+    offered: int = 0
+    accepted: int = 0
+    closed: int = 0
+    errors: Counter = field(default_factory=Counter)
+    submit_ms: list[float] = field(default_factory=list)
+    submit_to_offer_ms: list[float] = field(default_factory=list)
+    submit_to_accepted_ms: list[float] = field(default_factory=list)
+    desktop_messages: int = 0
+    connect_s: float = 0.0
+    submit_wall_s: float = 0.0
+    wall_s: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        result = asdict(self)
+        result["errors"] = dict(self.errors)
+        return result
+
+
+class LoadRun:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self.outcome = Outcome()
+        self.channels: list[Connection] = []
+        self.sent_at: dict[str, float] = {}  # conversation id -> when its submit was sent
+        self.offered_at: dict[str, float] = {}  # offers that arrived before the answer did
+        self.calls: list[Any] = []
+        self.tasks: set[asyncio.Task] = set()
+        self.open = 0  # conversations submitted and not yet closed
+
+    async def run(self) -> Outcome:
+        plan = self.plan
+        started = time.perf_counter()
+        count = max(1, -(-plan.desktops // DESKTOPS_PER_CHANNEL))
+        self.channels = [Connection(plan.address) for _ in range(count)]
+        await asyncio.gather(*(c.wait_ready(30.0) for c in self.channels))
+        agents = [f"{plan.agent_prefix}{plan.first_agent + i}" for i in range(plan.desktops)]
+        if plan.provision:
+            await self._provision(agents)
+        await self._connect_all(agents)
+        self.outcome.connect_s = time.perf_counter() - started
+        reporter = asyncio.create_task(self._report()) if plan.progress else None
+        submit_started = time.perf_counter()
+        await self._submit_for(plan.duration_s)
+        self.outcome.submit_wall_s = time.perf_counter() - submit_started
+        deadline = time.perf_counter() + plan.drain_s
+        while self.open and time.perf_counter() < deadline:
+            await asyncio.sleep(0.01)  # the client waiting for its agents, not engine logic
+        self.outcome.wall_s = time.perf_counter() - started
+        if reporter is not None:
+            reporter.cancel()
+        for call in self.calls:
+            call.cancel()
+        for task in list(self.tasks):
+            task.cancel()
+        for channel in self.channels:
+            await channel.close()
+        return self.outcome
+
+    # --- agents ----------------------------------------------------------------------
+
+    def _channel(self, i: int) -> Connection:
+        return self.channels[i // DESKTOPS_PER_CHANNEL % len(self.channels)]
+
+    async def _provision(self, agents: list[str]) -> None:
+        limit = asyncio.Semaphore(200)
+
+        async def upsert(i: int, agent_id: str) -> None:
+            async with limit:
+                await self._channel(i).admin.UpsertAgent(
+                    admin_pb2.UpsertAgentRequest(
+                        agent_id=agent_id,
+                        capacity=self.plan.capacity,
+                        queue_ids=[self.plan.queue],
+                    )
+                )
+
+        await asyncio.gather(*(upsert(i, a) for i, a in enumerate(agents)))
+
+    async def _connect_all(self, agents: list[str]) -> None:
+        ready = [asyncio.Event() for _ in agents]
+        for i, agent_id in enumerate(agents):
+            self._spawn(self._desktop(i, agent_id, ready[i]))
+        await asyncio.gather(*(event.wait() for event in ready))
+
+    async def _desktop(self, i: int, agent_id: str, ready: asyncio.Event) -> None:
+        channel = self._channel(i)
+        call = channel.desktop.Connect(
+            desktop_pb2.ConnectRequest(agent_id=agent_id, presence=common_pb2.PRESENCE_AVAILABLE)
+        )
+        self.calls.append(call)
+        try:
+            async for message in call:
+                ready.set()
+                self.outcome.desktop_messages += 1
+                if message.HasField("offer"):
+                    self._offered(channel, agent_id, message.offer.conversation.id)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.CANCELLED:
+                self.outcome.errors[f"desktop stream: {exc.code().name}"] += 1
+        finally:
+            ready.set()
+
+    def _offered(self, channel: Connection, agent_id: str, cid: str) -> None:
+        now = time.perf_counter()
+        self.outcome.offered += 1
+        sent = self.sent_at.get(cid)
+        if sent is None:
+            self.offered_at[cid] = now  # the offer beat the submit's answer here
+        else:
+            self.outcome.submit_to_offer_ms.append((now - sent) * 1000)
+        self._spawn(self._work_on(channel, agent_id, cid))
+
+    async def _work_on(self, channel: Connection, agent_id: str, cid: str) -> None:
+        desktop = channel.desktop
+        try:
+            await desktop.AcceptOffer(
+                desktop_pb2.AcceptOfferRequest(agent_id=agent_id, conversation_id=cid)
+            )
+            now = time.perf_counter()
+            self.outcome.accepted += 1
+            sent = self.sent_at.get(cid)
+            if sent is not None:
+                self.outcome.submit_to_accepted_ms.append((now - sent) * 1000)
+            if self.plan.handle_s:
+                await asyncio.sleep(self.plan.handle_s)  # the agent talking to the customer
+            await desktop.EndConversation(
+                desktop_pb2.DesktopEndConversationRequest(agent_id=agent_id, conversation_id=cid)
+            )
+            if self.plan.wrap_s:
+                await asyncio.sleep(self.plan.wrap_s)  # the agent writing notes
+            await desktop.CloseConversation(
+                desktop_pb2.CloseConversationRequest(agent_id=agent_id, conversation_id=cid)
+            )
+            self.outcome.closed += 1
+            self.open -= 1
+        except grpc.aio.AioRpcError as exc:
+            self.outcome.errors[f"desktop answer: {exc.code().name}"] += 1
+
+    # --- the gateway -----------------------------------------------------------------
+
+    async def _submit_for(self, seconds: float) -> None:
+        plan = self.plan
+        end = time.perf_counter() + seconds
+        in_flight = asyncio.Semaphore(plan.concurrency)
+        if plan.rate <= 0:
+
+            async def worker(w: int) -> None:
+                for n in itertools.count():
+                    if time.perf_counter() >= end:
+                        return
+                    await self._submit(self._channel(w * 7 + n))
+
+            await asyncio.gather(*(worker(w) for w in range(plan.concurrency)))
+            return
+        start = time.perf_counter()
+        pending: set[asyncio.Task] = set()
+        for n in itertools.count():
+            due = start + n / plan.rate
+            if due >= end:
+                break
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)  # pacing the offered load, client side
+            if in_flight.locked():
+                # The server is not keeping up: say so rather than queue without bound.
+                self.outcome.errors["submit skipped: too many in flight"] += 1
+                continue
+
+            async def one(channel: Connection) -> None:
+                async with in_flight:
+                    await self._submit(channel)
+
+            task = asyncio.create_task(one(self._channel(n)))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        await asyncio.gather(*pending)
+
+    async def _submit(self, channel: Connection) -> None:
+        sent = time.perf_counter()
+        try:
+            response = await channel.gateway.SubmitWork(
+                gateway_pb2.SubmitWorkRequest(
+                    work_stream_id=self.plan.stream,
+                    customer=common_pb2.Customer(id=f"{self.plan.label}c{self.outcome.submitted}"),
+                )
+            )
+        except grpc.aio.AioRpcError as exc:
+            self.outcome.errors[f"submit: {exc.code().name}"] += 1
+            return
+        answered = time.perf_counter()
+        self.outcome.submitted += 1
+        self.open += 1
+        self.outcome.submit_ms.append((answered - sent) * 1000)
+        cid = response.conversation_id
+        self.sent_at[cid] = sent
+        early = self.offered_at.pop(cid, None)
+        if early is not None:
+            self.outcome.submit_to_offer_ms.append((early - sent) * 1000)
+
+    # --- progress --------------------------------------------------------------------
+
+    def _spawn(self, coroutine: Any) -> None:
+        task = asyncio.create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def _report(self) -> None:
+        from switchboard.clients.loadtest.stats import percentile
+
+        last, last_at = 0, time.perf_counter()
+        while True:
+            await asyncio.sleep(1.0)
+            o = self.outcome
+            now = time.perf_counter()
+            rate = (o.submitted - last) / (now - last_at)
+            last, last_at = o.submitted, now
+            recent = o.submit_to_offer_ms[-2000:]
+            print(
+                f"{self.plan.label}submitted {o.submitted:,} ({rate:,.0f}/s)  offered "
+                f"{o.offered:,}  accepted {o.accepted:,}  closed {o.closed:,}  "
+                f"submit->offer p50 {percentile(recent, 50):.1f} ms "
+                f"p99 {percentile(recent, 99):.1f} ms  errors {sum(o.errors.values())}",
+                flush=True,
+            )
+
+
+def run_plan(plan: Plan) -> dict[str, Any]:
+    """Run one plan in this process (a child of `switchboard loadtest --processes N`)."""
+    return asyncio.run(LoadRun(plan).run()).as_dict()
