@@ -704,3 +704,116 @@ async def test_another_applications_sqlite_database_is_refused_and_left_untouche
     con = sqlite3.connect(db)
     assert [r[1] for r in con.execute("PRAGMA table_info(conversations)")] == ["ticket", "body"]
     con.close()
+
+
+# --- a full disk (simulated with RLIMIT_FSIZE on the server process) --------------------------
+
+async def test_a_full_disk_acknowledges_nothing_and_recovers_when_space_returns(tmp_path) -> None:
+    import resource
+    import subprocess
+
+    from tests.attack.procs import SWITCHBOARD, children, spawn
+
+    limit = 400_000
+    db = tmp_path / "full.db"
+    config = tmp_path / "full.yaml"
+    config.write_text(KILL_CONFIG)
+    port_file = tmp_path / "full.port"
+
+    def small_files() -> None:  # soft limit only, so the test may lift it again
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+    with children() as procs:
+        process = spawn(
+            [SWITCHBOARD, "serve", "--config", str(config), "--listen", "127.0.0.1:0",
+             "--port-file", str(port_file), "--db", str(db), "--clock", "manual",
+             "--log-level", "error"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            preexec_fn=small_files,
+        )
+        procs.append(process)
+        conn = await connect_to(process, port_file)
+        acked: dict[str, str] = {}
+        stuck = None
+        for i in range(2_000):
+            request = gateway_pb2.SubmitWorkRequest(
+                work_stream_id="chat", context={"k": "x" * 1000}, client_key=f"k{i}"
+            )
+            try:
+                r = await conn.gateway.SubmitWork(request, timeout=1.5)
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+                stuck = request
+                break
+            acked[request.client_key] = r.conversation_id
+        assert stuck is not None, "the file never reached the limit"
+        try:
+            resource.prlimit(
+                process.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY)
+            )
+        except (PermissionError, AttributeError):
+            pytest.skip("cannot lift the file size limit of the child here")
+        # Space is back: the retried submit goes through once, and so does new work.
+        r = await conn.gateway.SubmitWork(stuck, timeout=10)
+        acked[stuck.client_key] = r.conversation_id
+        await conn.close()
+        process.kill()
+        await asyncio.to_thread(process.wait, 10)
+        second = spawn(
+            [SWITCHBOARD, "serve", "--config", str(config), "--listen", "127.0.0.1:0",
+             "--port-file", str(tmp_path / "full2.port"), "--db", str(db), "--clock", "manual",
+             "--log-level", "error"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        procs.append(second)
+        conn = await connect_to(second, tmp_path / "full2.port")
+        try:
+            convs = await check_invariants(conn, acked.values())
+            assert len(convs) == len(acked)
+            waiting = (await conn.supervisor.GetQueue(
+                supervisor_pb2.GetQueueRequest(queue_id="q1"))).queue.waiting_ids
+            assert sorted(waiting) == sorted(acked.values())  # each once, nothing extra
+        finally:
+            await conn.close()
+
+
+async def test_sigkill_right_after_a_submit_and_right_after_an_accept_keeps_both(tmp_path) -> None:
+    from tests.attack.procs import children
+
+    db = tmp_path / "j.db"
+    with children() as procs:
+        process, port_file = serve_proc(tmp_path, db, "one")
+        procs.append(process)
+        conn = await connect_to(process, port_file)
+        a4 = Desktop(conn, "a4")
+        await a4.connect(AVAILABLE)
+        accepted = (await conn.gateway.SubmitWork(
+            gateway_pb2.SubmitWorkRequest(work_stream_id="chat"))).conversation_id
+        while accepted not in offers(a4):
+            await asyncio.sleep(0.005)
+        await a4.accept(accepted)
+        process.kill()  # the accept was answered: nothing after it ran
+        await asyncio.to_thread(process.wait, 10)
+        await conn.close()
+
+        process, port_file = serve_proc(tmp_path, db, "two")
+        procs.append(process)
+        conn = await connect_to(process, port_file)
+        submitted = (await conn.gateway.SubmitWork(
+            gateway_pb2.SubmitWorkRequest(work_stream_id="sms"))).conversation_id
+        process.kill()  # the submit was answered
+        await asyncio.to_thread(process.wait, 10)
+        await conn.close()
+
+        process, port_file = serve_proc(tmp_path, db, "three")
+        procs.append(process)
+        conn = await connect_to(process, port_file)
+        try:
+            convs = await check_invariants(conn, [accepted, submitted])
+            assert (convs[accepted].state, convs[accepted].agent_id) == (ACTIVE, "a4")
+            assert convs[submitted].state == OPEN
+            status = (await conn.supervisor.GetAgent(
+                supervisor_pb2.GetAgentRequest(agent_id="a4"))).agent
+            assert (status.presence, status.capacity_used) == (OFFLINE, 1)
+        finally:
+            await conn.close()
