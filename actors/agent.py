@@ -105,6 +105,7 @@ class AgentActor(LoopActor):
         self.counts = ProfileCounts(spec.profiles, directory.zone)
         self.counts.roll(self.clock.now())
         self._midnight: object | None = None
+        self._journalled_counts: dict[str, int] = {}
         self.log = structlog.get_logger("switchboard.agent").bind(agent_id=spec.id)
 
     # --- messages --------------------------------------------------------------------
@@ -151,6 +152,10 @@ class AgentActor(LoopActor):
                 self._reclaim(ticket, queue_id, state, since)
             case m.NumberFrom(sequence):
                 self.sequence = max(self.sequence, sequence)
+            case m.CountedToday(day, used):
+                if self.counts.restore(day, used, self.clock.now()):
+                    self._arm_midnight()
+                    self._changed(gained_room=False)
             case m.OfferLost(conversation_id):
                 self._push(OfferWithdrawnEvent(conversation_id, SERVER_RESTARTED))
             case m.ZoneChanged(zone):
@@ -462,7 +467,7 @@ class AgentActor(LoopActor):
         it: after a crash the journal's word on who holds what is the agent's."""
         held = self.work.get(conversation_id)
         if held is None:
-            self.directory.journal.let_go(conversation_id)
+            self.directory.journal.let_go(self.spec.id, conversation_id)
             return
         state = "active" if held.state in ("transferring", "parking") else held.state
         self.directory.journal.holding(self.spec.id, conversation_id, state, self.clock.now())
@@ -506,6 +511,16 @@ class AgentActor(LoopActor):
             self.counts.take(ticket.profiles)
             self.work[ticket.conversation_id].day = self.counts.day
             self._arm_midnight()
+            self._journal_counts()
+
+    def _journal_counts(self) -> None:
+        """Today's end-of-day profile counts, when they changed: a restart keeps them."""
+        counts = self.counts.end_of_day_counts()
+        if counts and counts != self._journalled_counts and self.counts.day is not None:
+            self._journalled_counts = counts
+            self.directory.journal.profile_counts(
+                self.spec.id, self.counts.day.isoformat(), counts
+            )
 
     def _arm_midnight(self) -> None:
         """End-of-day profiles start over at midnight: be there to take work again."""
@@ -811,6 +826,8 @@ class AgentActor(LoopActor):
 
     def _changed(self, *, gained_room: bool) -> None:
         """Recompute presence, tell the desktop and the queues; seek work if room appeared."""
+        if self.counts.profiles:
+            self._journal_counts()
         presence = self.presence = self._shown_presence()
         self._push_update_if_changed()
         self.version += 1

@@ -78,7 +78,9 @@ class Journal(Protocol):
 
     def holding(self, agent_id: str, conversation_id: str, state: str, since: float) -> None: ...
 
-    def let_go(self, conversation_id: str) -> None: ...
+    def let_go(self, agent_id: str, conversation_id: str) -> None: ...
+
+    def profile_counts(self, agent_id: str, day: str, used: dict[str, int]) -> None: ...
 
     def after_commit(self, callback: Callable[[], None]) -> None: ...
 
@@ -111,7 +113,10 @@ class NullJournal:
     def holding(self, agent_id: str, conversation_id: str, state: str, since: float) -> None:
         pass
 
-    def let_go(self, conversation_id: str) -> None:
+    def let_go(self, agent_id: str, conversation_id: str) -> None:
+        pass
+
+    def profile_counts(self, agent_id: str, day: str, used: dict[str, int]) -> None:
         pass
 
     def after_commit(self, callback: Callable[[], None]) -> None:
@@ -409,6 +414,9 @@ class Centre:
         for agent_id, sequence in saved.sequences.items():
             if agent_id in self.agents:
                 self.agents[agent_id].tell(m.NumberFrom(sequence))
+        for agent_id, (day, used) in saved.profile_counts.items():
+            if agent_id in self.agents:
+                self.agents[agent_id].tell(m.CountedToday(day, used))
         counts: dict[str, int] = {}
         last_seq = 0
         for open_conversation in sorted(saved.conversations, key=lambda c: c.ticket.seq):

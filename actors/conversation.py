@@ -313,9 +313,14 @@ class ConversationActor(LoopActor):
         self.agent_id = ""
         self.offer_pending = False
         why = DECLINE_WORDS.get(reason, reason)
-        self._record(
-            "declined", f"{why} by {agent_id}; back to its place in the queue", agent_id=agent_id
-        )
+        if counts:
+            detail = f"{why} by {agent_id}; back to its place in the queue"
+        else:  # the agent's desktop went away: not the agent's choice, not a decline
+            detail = (
+                f"offer to {agent_id} withdrawn ({why}; not counted as a decline); back to its "
+                "place in the queue"
+            )
+        self._record("declined" if counts else "withdrawn", detail, agent_id=agent_id)
         self.directory.queues[self.ticket.work.queue_id].tell(
             m.Enqueue(self.ticket, returning=True)
         )

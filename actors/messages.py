@@ -200,6 +200,14 @@ class Reclaim:
 
 
 @dataclass(slots=True)
+class CountedToday:
+    """After a restart: what the agent's end-of-day capacity profiles had counted on `day`."""
+
+    day: str  # ISO date
+    used: dict
+
+
+@dataclass(slots=True)
 class OfferLost:
     """After a restart: an offer this agent had ringing did not survive it."""
 

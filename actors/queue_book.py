@@ -230,9 +230,12 @@ class QueueBook:
         ring = self.ring_for(ticket, now)
         for agent_id in ticket.preferred:
             member = self.members.get(agent_id)
-            if member is not None and member.key is not None:
-                if self._eligible(agent_id, ticket, ring):
-                    return agent_id
+            if member is None or member.key is None:
+                continue
+            if self.method is AssignmentMethod.CUSTOM and not member.rules:
+                continue  # preferred, but no selection rule of this queue takes them
+            if self._eligible(agent_id, ticket, ring):
+                return agent_id
         if self.method is AssignmentMethod.CLOSEST_SKILL_MATCH:
             return self._closest_agent_for(ticket, ring)
         if self.method is AssignmentMethod.CUSTOM:

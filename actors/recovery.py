@@ -38,3 +38,5 @@ class Saved:
     clock: float | None = None  # the manual clock's time when it last moved
     # conversation id -> (agent id, "offered" | "active" | "wrap_up" | "waiting", since)
     holdings: dict[str, tuple[str, str, float]] = field(default_factory=dict)
+    # agent id -> (ISO day, {end-of-day profile: items counted that day})
+    profile_counts: dict[str, tuple[str, dict[str, int]]] = field(default_factory=dict)

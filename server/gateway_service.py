@@ -41,10 +41,15 @@ class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
             ),
             client_key=validation.optional_id("client_key", request.client_key),
         )
+        state = common_pb2.CONVERSATION_STATE_OPEN
+        if request.client_key:
+            # A retry: say where the conversation is now, not where it was at first.
+            snapshot = await self.centre.conversation_snapshot(conversation_id)
+            if snapshot is not None:
+                state = translate.STATE_TO_PROTO[snapshot.state]
+                queue_id = snapshot.ticket.work.queue_id
         return gateway_pb2.SubmitWorkResponse(
-            conversation_id=conversation_id,
-            queue_id=queue_id,
-            state=common_pb2.CONVERSATION_STATE_OPEN,
+            conversation_id=conversation_id, queue_id=queue_id, state=state
         )
 
     @unary

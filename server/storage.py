@@ -106,6 +106,12 @@ MIGRATIONS = {
             state TEXT NOT NULL,
             since REAL NOT NULL
         )""",
+        # Per agent, today's counts of capacity profiles that reset at the end of the day.
+        """CREATE TABLE profile_counts (
+            agent_id TEXT PRIMARY KEY,
+            day TEXT NOT NULL,
+            used TEXT NOT NULL
+        )""",
     ],
 }
 
@@ -130,6 +136,9 @@ class _Batch:
     messages: list[tuple] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
     agent_work: dict[str, tuple | None] = field(default_factory=dict)  # None: let go
+    # (conversation id, agent id): that agent let go (another may have it already)
+    let_go: list[tuple[str, str]] = field(default_factory=list)
+    profile_counts: dict[str, tuple] = field(default_factory=dict)
 
     def empty(self) -> bool:
         return not (
@@ -141,6 +150,8 @@ class _Batch:
             or self.messages
             or self.meta
             or self.agent_work
+            or self.let_go
+            or self.profile_counts
         )
 
     def serialise(self) -> None:
@@ -160,6 +171,8 @@ class _Batch:
             self.messages + later.messages,
             {**self.meta, **later.meta},
             {**self.agent_work, **later.agent_work},
+            self.let_go + later.let_go,
+            {**self.profile_counts, **later.profile_counts},
         )
 
 
@@ -190,7 +203,15 @@ class Storage:
 
     async def load(self) -> Saved:
         """What a restart needs, as the file holds it."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, self._load)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, self._load)
+        except sqlite3.DatabaseError as exc:
+            db, self._db = self._db, None
+            if db is not None:
+                await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
+            raise StorageError(
+                f"cannot use {self.path}: reading it failed ({exc}); it was left untouched"
+            ) from None
 
     def _load(self) -> Saved:
         db = self._db
@@ -233,6 +254,8 @@ class Storage:
         )
         for cid, agent_id, state, since in db.execute("SELECT * FROM agent_work"):
             saved.holdings[cid] = (agent_id, state, since)
+        for agent_id, day, used in db.execute("SELECT * FROM profile_counts"):
+            saved.profile_counts[agent_id] = (day, json.loads(used))
         row = db.execute("SELECT value FROM meta WHERE name = 'clock'").fetchone()
         saved.clock = float(row[0]) if row else None
         return saved
@@ -268,9 +291,25 @@ class Storage:
                     f"{self.path} was written by a newer Switchboard (schema {version}, this "
                     f"one knows {SCHEMA_VERSION}); it was left untouched"
                 )
+            if version == 0:
+                tables = [
+                    name
+                    for (name,) in db.execute(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+                    )
+                ]
+                if tables:
+                    raise StorageError(
+                        f"cannot use {self.path}: it holds another application's tables "
+                        f"({', '.join(tables[:5])}) and no Switchboard schema; it was left "
+                        "untouched"
+                    )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("BEGIN IMMEDIATE")  # takes the exclusive lock now, not at first write
+            # Takes the exclusive lock now (held until the server closes the file), and
+            # writes only when the schema must be created or migrated: a file refused later
+            # (say, a damaged page found while loading) is left as it was.
+            db.execute("BEGIN IMMEDIATE")
             if version == 0:
                 for statement in filter(str.strip, SCHEMA.split(";")):
                     db.execute(statement)
@@ -278,7 +317,8 @@ class Storage:
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[target]:
                     db.execute(statement)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version != SCHEMA_VERSION:
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             db.execute("COMMIT")
         except sqlite3.DatabaseError as exc:
             reason = str(exc)
@@ -360,8 +400,17 @@ class Storage:
         self._batch.agent_work[conversation_id] = (conversation_id, agent_id, state, since)
         self._added()
 
-    def let_go(self, conversation_id: str) -> None:
-        self._batch.agent_work[conversation_id] = None
+    def let_go(self, agent_id: str, conversation_id: str) -> None:
+        """`agent_id` no longer has it; whoever took it over (a transfer) keeps their row."""
+        current = self._batch.agent_work.get(conversation_id)
+        if current is not None and current[1] == agent_id:
+            del self._batch.agent_work[conversation_id]
+        self._batch.let_go.append((conversation_id, agent_id))
+        self._added()
+
+    def profile_counts(self, agent_id: str, day: str, used: dict[str, int]) -> None:
+        """An agent's end-of-day capacity profile counts, so a restart keeps today's."""
+        self._batch.profile_counts[agent_id] = (agent_id, day, json.dumps(used))
         self._added()
 
     def clock_moved(self, now: float) -> None:
@@ -450,8 +499,12 @@ class Storage:
             )
             db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", batch.meta.items())
             db.executemany(
-                "DELETE FROM agent_work WHERE conversation_id = ?",
-                [(cid,) for cid, row in batch.agent_work.items() if row is None],
+                "DELETE FROM agent_work WHERE conversation_id = ? AND agent_id = ?",
+                batch.let_go,
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO profile_counts VALUES (?, ?, ?)",
+                batch.profile_counts.values(),
             )
             db.executemany(
                 "INSERT OR REPLACE INTO agent_work VALUES (?, ?, ?, ?)",

@@ -155,7 +155,11 @@ def agent_status(snapshot: AgentSnapshot) -> supervisor_pb2.AgentStatus:
         custom_presence=snapshot.custom_presence,
         capacity_profiles_used=snapshot.profiles_used,
         capacity_profile_limits=snapshot.profile_limits,
-        over_capacity=snapshot.capacity_used > snapshot.capacity_total,
+        over_capacity=snapshot.capacity_used > snapshot.capacity_total
+        or any(
+            used > snapshot.profile_limits.get(name, used)
+            for name, used in snapshot.profiles_used.items()
+        ),
     )
 
 

@@ -58,6 +58,27 @@ class ProfileCounts:
         tomorrow = dt.datetime.combine(local.date() + dt.timedelta(days=1), dt.time(), self.zone)
         return tomorrow.timestamp()
 
+    def end_of_day_counts(self) -> dict[str, int]:
+        return {
+            name: self.used[name]
+            for name, p in self.profiles.items()
+            if p.reset is ProfileReset.END_OF_DAY
+        }
+
+    def restore(self, day: str, used: dict[str, int], now: float) -> bool:
+        """After a restart: today's end-of-day counts as journalled. True if any applied
+        (a count from an earlier day has started over already)."""
+        self.roll(now)
+        if self.day is None or self.day.isoformat() != day:
+            return False
+        applied = False
+        for name, count in used.items():
+            profile = self.profiles.get(name)
+            if profile is not None and profile.reset is ProfileReset.END_OF_DAY:
+                self.used[name] = max(self.used[name], count)
+                applied = True
+        return applied
+
     def take(self, names: tuple[str, ...], *, immediate_only: bool = False) -> None:
         """Count one item; `immediate_only` for work coming back from Waiting, which the
         day's count already holds."""

@@ -227,4 +227,8 @@ async def test_disconnect_and_reconnect_mid_offer_mid_active_and_mid_wrap_up(har
     assert (agent.capacity_used, agent.presence) == (0, AVAILABLE)
     await check_invariants(centre.conn, [cid])
     timeline = [(e.kind, e.detail) for e in (await centre.conversation(cid)).timeline]
-    assert ("declined", "agent disconnected by a1; back to its place in the queue") in timeline
+    assert (
+        "withdrawn",
+        "offer to a1 withdrawn (agent disconnected; not counted as a decline); back to its "
+        "place in the queue",
+    ) in timeline

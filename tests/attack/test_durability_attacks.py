@@ -50,12 +50,6 @@ async def restart(harness, db, config: str = CONFIG) -> Centre:
     return await Centre.start(harness, config, db=str(db))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: after TransferConversation to an agent the journal's agent_work row is deleted "
-    "(the source's let_go is written after the target's holding, same key), so a restart puts "
-    "the target's active conversation back in the queue",
-)
 async def test_transfer_to_agent_survives_a_restart(harness, tmp_path) -> None:
     db = tmp_path / "j.db"
     centre = await Centre.start(harness, CONFIG, db=str(db))
@@ -95,11 +89,6 @@ agents:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: recovery counts reclaimed work only in immediate profiles; end-of-day profile "
-    "counts (held and closed-today items) restart at 0, so the agent gets more than the limit",
-)
 async def test_end_of_day_profile_counts_survive_a_restart(harness, tmp_path) -> None:
     db = tmp_path / "j.db"
     centre = await Centre.start(harness, PROFILE_CONFIG, db=str(db))
@@ -647,12 +636,6 @@ def _real_journal(tmp_path):
     return db, fill, subprocess
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a journal whose header is fine but a data page is damaged passes open() "
-    "(which already bumped the file's change counter), then load() raises sqlite3.DatabaseError: "
-    "exit 1 with a Python traceback, and the file was modified",
-)
 async def test_a_journal_with_a_damaged_page_is_refused_clearly_and_left_untouched(
     tmp_path,
 ) -> None:
@@ -680,12 +663,6 @@ async def test_a_truncated_journal_is_refused_clearly_and_left_untouched(tmp_pat
     assert _digest(db) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a SQLite file of another application (user_version 0) is taken as a new "
-    "journal: the schema and migrations run on it (ALTER TABLE conversations ADD COLUMN ...) "
-    "and the server starts on it, instead of refusing it and leaving it untouched",
-)
 async def test_another_applications_sqlite_database_is_refused_and_left_untouched(
     tmp_path,
 ) -> None:

@@ -492,3 +492,41 @@ async def test_classification_may_choose_the_capacity_profile(harness) -> None:
     assert await centre.waiting("q1") == [hot]
     conversation = await centre.conversation(hot)
     assert "capacity profiles hot" in conversation.timeline[1].detail
+
+
+async def test_a_preferred_agent_no_selection_rule_takes_is_not_offered_the_work(harness) -> None:
+    centre = await Centre.start(
+        harness,
+        centre_yaml(
+            streams="  - {id: stocks, channel: chat, fallback_queue: s1}",
+            queues="  - id: s1\n    method: custom\n    members: [a1, a2]\n    selection:\n"
+            "      - {name: seniors, when: 'agent.attributes.level == \"senior\"'}",
+            agents="  - {id: x, capacity: 1}",
+        ).replace("  - {id: a1, capacity: 2}", "  - {id: a1, capacity: 2, attributes: {level: senior}}"),
+    )
+    a1 = await centre.signin("a1", presence=5)  # offline: the senior is away
+    a2 = await centre.signin("a2")
+    cid = (await centre.submit("stocks", preferred_agent_ids=["a2"])).conversation_id
+    assert offers(a2) == [] and await centre.waiting("s1") == [cid]
+    await a1.set_presence(AVAILABLE)
+    await centre.settle()
+    assert offers(a1) == [cid]
+
+
+async def test_a_force_assign_past_a_profile_limit_is_reported_as_over_capacity(harness) -> None:
+    centre = await Centre.start(
+        harness,
+        centre_yaml(
+            streams="  - {id: hot, channel: chat, capacity_profile: hot, auto_accept: true, "
+            "fallback_queue: q2}",
+            agents="  - {id: a5, capacity: 5, capacity_profiles: [hot], queues: [q2]}",
+        ),
+    )
+    await centre.signin("a5")
+    first = (await centre.submit("hot")).conversation_id
+    second = (await centre.submit("hot")).conversation_id
+    assert list((await centre.agent("a5")).conversation_ids) == [first]
+    response = await assign(centre, second, "a5")
+    assert response.over_capacity == "over capacity: capacity profile hot 2 of 1"
+    status = await centre.agent("a5")
+    assert status.over_capacity and dict(status.capacity_profiles_used) == {"hot": 2}

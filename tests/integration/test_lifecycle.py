@@ -288,7 +288,7 @@ async def test_a_desktop_that_disconnects_while_an_offer_rings_gives_it_back(har
     assert (agent.presence, agent.capacity_used, list(agent.offered_ids)) == (OFFLINE, 0, [])
     conversation = await centre.conversation(cid)
     assert conversation.agent_id == "a2"
-    assert "agent disconnected" in entry(conversation, "declined").detail
+    assert "agent disconnected; not counted as a decline" in entry(conversation, "withdrawn").detail
 
 
 async def test_active_work_of_an_agent_who_never_comes_back_returns_to_the_queue(harness) -> None:

@@ -133,6 +133,7 @@ async def test_a_submit_retried_with_its_key_creates_nothing_also_after_a_restar
     first = await centre.conn.gateway.SubmitWork(request)
     again = await centre.conn.gateway.SubmitWork(request)
     assert again.conversation_id == first.conversation_id
+    assert again.state == OPEN
     assert await centre.waiting("q1") == [first.conversation_id]
     other = gateway_pb2.SubmitWorkRequest(work_stream_id="sms", client_key="gw-1/call-77")
     await refused(
@@ -144,6 +145,11 @@ async def test_a_submit_retried_with_its_key_creates_nothing_also_after_a_restar
     after = await centre.conn.gateway.SubmitWork(request)
     assert after.conversation_id == first.conversation_id
     assert await centre.waiting("q1") == [first.conversation_id]
+    a2 = await centre.signin("a2")
+    await a2.accept(first.conversation_id)
+    await centre.settle()
+    late = await centre.conn.gateway.SubmitWork(request)  # a retry says where it is now
+    assert (late.conversation_id, late.state) == (first.conversation_id, ACTIVE)
     fresh = await centre.conn.gateway.SubmitWork(
         gateway_pb2.SubmitWorkRequest(work_stream_id="chat", client_key="gw-1/call-78")
     )
