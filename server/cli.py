@@ -1,4 +1,4 @@
-"""The `switchboard` command: serve, replay."""
+"""The `switchboard` command: serve, replay, conversation, loadtest."""
 
 from __future__ import annotations
 
