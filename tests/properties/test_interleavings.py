@@ -352,7 +352,7 @@ async def play(steps: list[tuple], *, narrate: bool = True) -> int:
     return world.steps
 
 
-@given(st.lists(step, min_size=5, max_size=80))
+@given(st.lists(step, min_size=20, max_size=80))
 def test_random_interleavings_keep_every_distribution_invariant(steps: list[tuple]) -> None:
     asyncio.run(play(steps))
 
