@@ -45,6 +45,9 @@ def add_loadtest_command(commands: Any) -> None:
     p.add_argument("--duration", type=float, default=10.0, help="seconds of submitting")
     p.add_argument("--handle-time", type=float, default=0.0, help="seconds an agent holds work")
     p.add_argument("--wrap-time", type=float, default=0.0, help="seconds of wrap-up")
+    p.add_argument(
+        "--warmup", type=float, default=1.0, help="seconds whose latencies are not kept [1]"
+    )
     p.add_argument("--queue", default="load", help="queue the agents serve [%(default)s]")
     p.add_argument("--stream", default="load", help="work stream to submit to [%(default)s]")
     p.add_argument("--agent-prefix", default="load-", help="agent ids are PREFIX0, PREFIX1, ...")
@@ -75,6 +78,7 @@ def run_command(args: argparse.Namespace) -> int:
             duration_s=args.duration,
             handle_s=args.handle_time,
             wrap_s=args.wrap_time,
+            warmup_s=args.warmup,
             progress=not args.quiet,
         )
         figures = run_load(plan, args.processes)
@@ -142,6 +146,7 @@ def merge(
             "duration_s": plan.duration_s,
             "handle_s": plan.handle_s,
             "wrap_s": plan.wrap_s,
+            "warmup_s": plan.warmup_s,
         },
         "submitted": total("submitted"),
         "offered": total("offered"),

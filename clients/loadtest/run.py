@@ -43,6 +43,7 @@ class Plan:
     handle_s: float = 0.0
     wrap_s: float = 0.0
     drain_s: float = 10.0  # after the last submit, how long to wait for work to finish
+    warmup_s: float = 1.0  # latencies of work submitted in the first seconds are not kept
     provision: bool = True
     progress: bool = True
     label: str = ""
@@ -79,6 +80,7 @@ class LoadRun:
         self.calls: list[Any] = []
         self.tasks: set[asyncio.Task] = set()
         self.open = 0  # conversations submitted and not yet closed
+        self.measure_from = float("inf")  # submits sent before this are the warm-up
 
     async def run(self) -> Outcome:
         plan = self.plan
@@ -93,6 +95,7 @@ class LoadRun:
         self.outcome.connect_s = time.perf_counter() - started
         reporter = asyncio.create_task(self._report()) if plan.progress else None
         submit_started = time.perf_counter()
+        self.measure_from = submit_started + plan.warmup_s
         await self._submit_for(plan.duration_s)
         self.outcome.submit_wall_s = time.perf_counter() - submit_started
         deadline = time.perf_counter() + plan.drain_s
@@ -159,7 +162,7 @@ class LoadRun:
         sent = self.sent_at.get(cid)
         if sent is None:
             self.offered_at[cid] = now  # the offer beat the submit's answer here
-        else:
+        elif sent >= self.measure_from:
             self.outcome.submit_to_offer_ms.append((now - sent) * 1000)
         self._spawn(self._work_on(channel, agent_id, cid))
 
@@ -172,7 +175,7 @@ class LoadRun:
             now = time.perf_counter()
             self.outcome.accepted += 1
             sent = self.sent_at.get(cid)
-            if sent is not None:
+            if sent is not None and sent >= self.measure_from:
                 self.outcome.submit_to_accepted_ms.append((now - sent) * 1000)
             if self.plan.handle_s:
                 await asyncio.sleep(self.plan.handle_s)  # the agent talking to the customer
@@ -243,11 +246,13 @@ class LoadRun:
         answered = time.perf_counter()
         self.outcome.submitted += 1
         self.open += 1
-        self.outcome.submit_ms.append((answered - sent) * 1000)
+        measured = sent >= self.measure_from
+        if measured:
+            self.outcome.submit_ms.append((answered - sent) * 1000)
         cid = response.conversation_id
         self.sent_at[cid] = sent
         early = self.offered_at.pop(cid, None)
-        if early is not None:
+        if early is not None and measured:
             self.outcome.submit_to_offer_ms.append((early - sent) * 1000)
 
     # --- progress --------------------------------------------------------------------

@@ -1,0 +1,73 @@
+"""The load-test client: its figures, how it shares work between processes, and a short run
+against a real server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from switchboard.clients.loadtest.command import merge, report, split
+from switchboard.clients.loadtest.run import LoadRun, Plan
+from switchboard.clients.loadtest.stats import percentile, summary
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = (REPO / "examples" / "loadtest" / "switchboard.yaml").read_text()
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50 and percentile(values, 99) == 99
+    assert percentile([], 99) == 0.0
+    assert summary([3.0, 1.0, 2.0]) == {
+        "count": 3,
+        "p50_ms": 2.0,
+        "p90_ms": 3.0,
+        "p99_ms": 3.0,
+        "max_ms": 3.0,
+    }
+
+
+def test_a_plan_is_shared_out_without_overlap() -> None:
+    plans = split(Plan(address="x", desktops=10, rate=90.0), 3)
+    assert [p.desktops for p in plans] == [4, 3, 3]
+    assert [p.first_agent for p in plans] == [0, 4, 7]
+    assert [p.rate for p in plans] == [30.0, 30.0, 30.0]
+
+
+def test_outcomes_of_several_processes_merge_into_one_set_of_figures() -> None:
+    one = {
+        "submitted": 10,
+        "offered": 10,
+        "accepted": 9,
+        "closed": 8,
+        "errors": {"submit: UNAVAILABLE": 1},
+        "submit_ms": [1.0, 2.0],
+        "submit_to_offer_ms": [3.0],
+        "submit_to_accepted_ms": [4.0],
+        "desktop_messages": 40,
+        "connect_s": 0.5,
+        "submit_wall_s": 2.0,
+        "wall_s": 3.0,
+    }
+    two = {**one, "errors": {"submit: UNAVAILABLE": 2}, "submit_ms": [5.0]}
+    figures = merge(Plan(address="x", desktops=2), 2, [one, two], 3.5)
+    assert figures["submitted"] == 20 and figures["closed"] == 16
+    assert figures["submits_per_s"] == 10.0 and figures["lifecycles_per_s"] == 8.0
+    assert figures["submit"]["count"] == 3 and figures["errors"] == {"submit: UNAVAILABLE": 3}
+    assert "20 (10/s)" in report(figures)
+
+
+async def test_a_short_run_against_a_real_server_closes_everything_it_submits(harness) -> None:
+    connection = await harness.start(CONFIG)  # system clock: the load test runs in real time
+    plan = Plan(
+        address=connection.address,
+        desktops=5,
+        duration_s=0.5,
+        concurrency=4,
+        warmup_s=0.0,
+        progress=False,
+    )
+    outcome = await LoadRun(plan).run()
+    assert outcome.errors == {}
+    assert outcome.submitted > 0
+    assert outcome.closed == outcome.accepted == outcome.offered == outcome.submitted
+    assert len(outcome.submit_to_offer_ms) == outcome.submitted
