@@ -51,6 +51,11 @@ def add_loadtest_command(commands: Any) -> None:
     p.add_argument("--queue", default="load", help="queue the agents serve [%(default)s]")
     p.add_argument("--stream", default="load", help="work stream to submit to [%(default)s]")
     p.add_argument("--agent-prefix", default="load-", help="agent ids are PREFIX0, PREFIX1, ...")
+    p.add_argument(
+        "--reconnect",
+        action="store_true",
+        help="at the end, drop every desktop and reconnect them all at once",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--json", help="write the figures to this file as JSON")
     p.set_defaults(run=run_command)
@@ -79,6 +84,7 @@ def run_command(args: argparse.Namespace) -> int:
             handle_s=args.handle_time,
             wrap_s=args.wrap_time,
             warmup_s=args.warmup,
+            reconnect=args.reconnect,
             progress=not args.quiet,
         )
         figures = run_load(plan, args.processes)
@@ -159,6 +165,9 @@ def merge(
         "submit_to_offer": summary(joined("submit_to_offer_ms")),
         "submit_to_accepted": summary(joined("submit_to_accepted_ms")),
         "connect_s": round(max(o["connect_s"] for o in outcomes), 3),
+        "reconnected": total("reconnected"),
+        "reconnect_failed": total("reconnect_failed"),
+        "reconnect_s": round(max(o["reconnect_s"] for o in outcomes), 3),
         "submit_wall_s": round(submit_wall, 3),
         "wall_s": round(wall_s, 3),
         "errors": errors,
@@ -180,6 +189,11 @@ def report(f: dict[str, Any]) -> str:
         lines.append(
             f"  {name.replace('_', ' ').replace(' to ', ' -> '):22} p50 {s['p50_ms']:7.2f} ms  "
             f"p90 {s['p90_ms']:7.2f} ms  p99 {s['p99_ms']:7.2f} ms  max {s['max_ms']:7.2f} ms"
+        )
+    if f["reconnected"] or f["reconnect_failed"]:
+        lines.append(
+            f"  all desktops reconnecting at once: {f['reconnected']:,} back in "
+            f"{f['reconnect_s']:.2f} s, {f['reconnect_failed']} failed"
         )
     lines.append(f"  errors: {f['errors'] or 'none'}")
     return "\n".join(lines)

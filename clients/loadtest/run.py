@@ -45,6 +45,7 @@ class Plan:
     drain_s: float = 10.0  # after the last submit, how long to wait for work to finish
     warmup_s: float = 1.0  # latencies of work submitted in the first seconds are not kept
     provision: bool = True
+    reconnect: bool = False  # at the end, drop every desktop and reconnect them all at once
     progress: bool = True
     label: str = ""
 
@@ -61,6 +62,9 @@ class Outcome:
     submit_to_accepted_ms: list[float] = field(default_factory=list)
     desktop_messages: int = 0
     connect_s: float = 0.0
+    reconnected: int = 0
+    reconnect_failed: int = 0
+    reconnect_s: float = 0.0
     submit_wall_s: float = 0.0
     wall_s: float = 0.0
 
@@ -104,6 +108,8 @@ class LoadRun:
         self.outcome.wall_s = time.perf_counter() - started
         if reporter is not None:
             reporter.cancel()
+        if plan.reconnect:
+            await self._reconnect_all(agents)
         for call in self.calls:
             call.cancel()
         for task in list(self.tasks):
@@ -137,6 +143,23 @@ class LoadRun:
         for i, agent_id in enumerate(agents):
             self._spawn(self._desktop(i, agent_id, ready[i]))
         await asyncio.gather(*(event.wait() for event in ready))
+
+    async def _reconnect_all(self, agents: list[str]) -> None:
+        """Every desktop hangs up, then all reconnect at once (after a network blip, say);
+        each must get its first message back."""
+        for call in self.calls:
+            call.cancel()
+        self.calls = []
+        await asyncio.sleep(0.2)  # let the server notice the hang-ups
+        started = time.perf_counter()
+        ready = [asyncio.Event() for _ in agents]
+        for i, agent_id in enumerate(agents):
+            self._spawn(self._desktop(i, agent_id, ready[i]))
+        await asyncio.gather(*(event.wait() for event in ready))
+        self.outcome.reconnect_s = time.perf_counter() - started
+        failed = sum(v for k, v in self.outcome.errors.items() if k.startswith("desktop stream"))
+        self.outcome.reconnect_failed = failed
+        self.outcome.reconnected = len(agents) - failed
 
     async def _desktop(self, i: int, agent_id: str, ready: asyncio.Event) -> None:
         channel = self._channel(i)

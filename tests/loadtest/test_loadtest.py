@@ -45,6 +45,9 @@ def test_outcomes_of_several_processes_merge_into_one_set_of_figures() -> None:
         "submit_to_accepted_ms": [4.0],
         "desktop_messages": 40,
         "connect_s": 0.5,
+        "reconnected": 0,
+        "reconnect_failed": 0,
+        "reconnect_s": 0.0,
         "submit_wall_s": 2.0,
         "wall_s": 3.0,
     }
