@@ -37,7 +37,7 @@ from switchboard.actors.domain.model import (
     Ticket,
     frozen_map,
 )
-from switchboard.actors.domain.ordering import cross_queue_key
+from switchboard.actors.domain.ordering import backlog_key, cross_queue_key
 from switchboard.actors.domain.presence import next_presence
 from switchboard.actors.domain.rings import Ring
 from switchboard.actors.errors import FailedPrecondition, InvalidArgument
@@ -518,9 +518,7 @@ class AgentActor(LoopActor):
         counts = self.counts.end_of_day_counts()
         if counts and counts != self._journalled_counts and self.counts.day is not None:
             self._journalled_counts = counts
-            self.directory.journal.profile_counts(
-                self.spec.id, self.counts.day.isoformat(), counts
-            )
+            self.directory.journal.profile_counts(self.spec.id, self.counts.day.isoformat(), counts)
 
     def _arm_midnight(self) -> None:
         """End-of-day profiles start over at midnight: be there to take work again."""
@@ -665,8 +663,7 @@ class AgentActor(LoopActor):
         if why_not is not None:
             queue.tell(m.ProposalReturned(ticket, self.spec.id, self._view(), why_not))
             raise FailedPrecondition(
-                f"agent {self.spec.id} cannot take conversation {ticket.conversation_id}: "
-                f"{why_not}"
+                f"agent {self.spec.id} cannot take conversation {ticket.conversation_id}: {why_not}"
             )
         note = self._over_limits(ticket)
         cid = ticket.conversation_id
@@ -706,8 +703,10 @@ class AgentActor(LoopActor):
         blocked = self.counts.blocking(ticket.profiles)
         if blocked:
             return f"capacity profile {', '.join(blocked)} is at its limit"
-        if check_skills and ticket.skill_matching is SkillMatching.EXACT and not has_skills(
-            self.spec.skills, ticket.work.required_skills
+        if (
+            check_skills
+            and ticket.skill_matching is SkillMatching.EXACT
+            and not has_skills(self.spec.skills, ticket.work.required_skills)
         ):
             return "lacks a required skill at the required rating"
         return None
@@ -770,7 +769,10 @@ class AgentActor(LoopActor):
         self.chosen = Presence.OFFLINE
         self.custom = ""
         self.log.info("agent.disconnected", grace_s=self.directory.settings.reconnect_grace_s)
-        for held in [h for h in self.work.values() if h.state == "offered"]:
+        # Best first: they go back to their queues one by one, and an agent with room takes
+        # what arrives first.
+        offers = [h for h in self.work.values() if h.state == "offered"]
+        for held in sorted(offers, key=lambda h: backlog_key(h.ticket)):
             self._decline(held, AGENT_DISCONNECTED, PresenceAfter.KEEP, counts=False)
         self._grace_token += 1
         if any(h.state != "offered" for h in self.work.values()):
@@ -785,7 +787,8 @@ class AgentActor(LoopActor):
     def _grace_expired(self) -> None:
         """Gone for good: active work goes back to the queue, wrap-up work is closed."""
         self.log.info("agent.grace_expired")
-        for cid, held in list(self.work.items()):
+        for held in sorted(self.work.values(), key=lambda h: backlog_key(h.ticket)):
+            cid = held.ticket.conversation_id
             self._cancel_timer(held)
             del self.work[cid]
             self._note(cid)

@@ -24,9 +24,9 @@ from switchboard.actors.conversation import ConversationActor, ConversationSnaps
 from switchboard.actors.desktop_link import DesktopLink, Envelope, PushCounter
 from switchboard.actors.domain.classification import classify
 from switchboard.actors.domain.model import (
-    AgentSpec,
     DEFAULT_AUTO_CLOSE,
     QUEUE_TYPE_OF_CHANNEL,
+    AgentSpec,
     AgentView,
     ConversationState,
     DistributionMode,
@@ -38,8 +38,8 @@ from switchboard.actors.domain.model import (
     WorkStream,
     frozen_map,
 )
-from switchboard.actors.domain.overflow import is_overflowing
 from switchboard.actors.domain.ordering import cross_queue_key
+from switchboard.actors.domain.overflow import is_overflowing
 from switchboard.actors.domain.routing import SplitCounter, decide_queue, route_variables
 from switchboard.actors.errors import FailedPrecondition, InvalidArgument, NotFound
 from switchboard.actors.gateway_watch import ConversationEvent, GatewayWatch
@@ -420,17 +420,15 @@ class Centre:
         counts: dict[str, int] = {}
         last_seq = 0
         for open_conversation in sorted(saved.conversations, key=lambda c: c.ticket.seq):
-            where = self._restore(open_conversation, saved.holdings.get(
-                open_conversation.ticket.conversation_id
-            ))
+            where = self._restore(
+                open_conversation, saved.holdings.get(open_conversation.ticket.conversation_id)
+            )
             counts[where] = counts.get(where, 0) + 1
             last_seq = max(last_seq, open_conversation.ticket.seq)
         self._seq = itertools.count(last_seq + 1)
         return counts
 
-    def _restore(
-        self, saved: OpenConversation, holding: tuple[str, str, float] | None
-    ) -> str:
+    def _restore(self, saved: OpenConversation, holding: tuple[str, str, float] | None) -> str:
         ticket = saved.ticket
         stream = self.streams.get(ticket.work.stream_id) or _stand_in_stream(ticket)
         queue_id = self._queue_for(ticket, stream)
@@ -569,7 +567,9 @@ class Centre:
             )
         return ConversationState.WAITING
 
-    async def transfer_to_agent(self, agent_id: str, conversation_id: str, to_agent_id: str) -> None:
+    async def transfer_to_agent(
+        self, agent_id: str, conversation_id: str, to_agent_id: str
+    ) -> None:
         """Active work moves from one agent to another, capacity and all. The holder keeps it
         until the other has taken it, so it is never with nobody, and a refusal leaves it
         where it was."""

@@ -187,9 +187,7 @@ class ConversationActor(LoopActor):
             self.directory.queues[work.queue_id].tell(m.Enqueue(self.ticket, returning=True))
         else:
             holder = f" with {agent_id}" if agent_id else ""
-            self._record(
-                "recovered", f"server restarted: {state.value}{holder}", agent_id=agent_id
-            )
+            self._record("recovered", f"server restarted: {state.value}{holder}", agent_id=agent_id)
         self._arm_timer()
 
     def _offered(self, agent_id: str, expires_at: float) -> None:
@@ -209,9 +207,7 @@ class ConversationActor(LoopActor):
         self.agent_id = agent_id
         self.offer_pending = False
         by = f"{how} {agent_id}" if how.endswith((" to", " by")) else f"{how} by {agent_id}"
-        self._move(
-            Event.ACCEPT, "accepted", f"{by} ({note})" if note else by, agent_id=agent_id
-        )
+        self._move(Event.ACCEPT, "accepted", f"{by} ({note})" if note else by, agent_id=agent_id)
 
     def _back_to_queue(self, agent_id: str, reason: str, not_to_them: bool) -> None:
         if self._dropped_after_the_end(agent_id, "released"):
@@ -260,9 +256,7 @@ class ConversationActor(LoopActor):
         is nothing left to serve, so it closes rather than waiting in wrap-up for nobody."""
         if self.state is not S.WRAP_UP or self.agent_id != agent_id:
             return False
-        self._close(
-            CLOSED_BY_AGENT, Event.CLOSE, f"the customer had ended it; {how} by {agent_id}"
-        )
+        self._close(CLOSED_BY_AGENT, Event.CLOSE, f"the customer had ended it; {how} by {agent_id}")
         return True
 
     def _transferred(self, from_agent_id: str, to_agent_id: str) -> bool:

@@ -27,10 +27,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from switchboard.clients.loadtest.command import run_load  # noqa: E402
-from switchboard.clients.loadtest.run import Plan  # noqa: E402
-from switchboard.clients.server_process import ServerProcess  # noqa: E402
-from transport import ceiling  # noqa: E402
+from switchboard.clients.loadtest.command import run_load
+from switchboard.clients.loadtest.run import Plan
+from switchboard.clients.server_process import ServerProcess
+from transport import ceiling
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "examples" / "loadtest" / "switchboard.yaml"

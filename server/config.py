@@ -316,7 +316,8 @@ class _Reader:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
             raise self.fail(
-                _join(key, "timezone"), f"unknown time zone {zone!r} (IANA names, e.g. Europe/Paris)"
+                _join(key, "timezone"),
+                f"unknown time zone {zone!r} (IANA names, e.g. Europe/Paris)",
             ) from None
         return EngineSettings(
             decline_limit=self.number(data, "decline_limit", key, 3, minimum=1, integer=True),

@@ -161,7 +161,7 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
     async def TakeWork(
         self, request: desktop_pb2.TakeWorkRequest, context: grpc.aio.ServicerContext
     ) -> desktop_pb2.TakeWorkResponse:
-        agent, cid = await self._agent_and_conversation(request)
+        _, cid = await self._agent_and_conversation(request)
         await self.centre.take(request.agent_id, cid)
         return desktop_pb2.TakeWorkResponse(conversation=await self._conversation(cid))
 
@@ -177,7 +177,7 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
     async def TransferConversation(
         self, request: desktop_pb2.TransferConversationRequest, context: grpc.aio.ServicerContext
     ) -> desktop_pb2.TransferConversationResponse:
-        agent, cid = await self._agent_and_conversation(request)
+        _, cid = await self._agent_and_conversation(request)
         target = request.WhichOneof("target")
         if target == "to_agent_id":
             to_agent = validation.require_id("to_agent_id", request.to_agent_id)

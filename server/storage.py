@@ -487,9 +487,15 @@ class Storage:
                 "INSERT OR REPLACE INTO open_work VALUES (?, ?, ?, ?, ?, ?)",
                 [row for row in batch.open_work.values() if row is not None],
             )
-            db.executemany("INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?)", batch.agents.values())
-            db.executemany("INSERT OR IGNORE INTO submit_keys VALUES (?, ?, ?, ?, ?, ?)", batch.keys)
-            db.executemany("INSERT OR REPLACE INTO desktop_messages VALUES (?, ?, ?)", batch.messages)
+            db.executemany(
+                "INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?)", batch.agents.values()
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO submit_keys VALUES (?, ?, ?, ?, ?, ?)", batch.keys
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO desktop_messages VALUES (?, ?, ?)", batch.messages
+            )
             pruned: dict[str, int] = {}
             for agent_id, sequence, _ in batch.messages:
                 pruned[agent_id] = sequence - KEPT_DESKTOP_MESSAGES

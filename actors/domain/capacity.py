@@ -39,7 +39,9 @@ class ProfileCounts:
         if self.day == today:
             return False
         started_over = self.day is not None and any(
-            self.used[name] for name, p in self.profiles.items() if p.reset is ProfileReset.END_OF_DAY
+            self.used[name]
+            for name, p in self.profiles.items()
+            if p.reset is ProfileReset.END_OF_DAY
         )
         if self.day is not None:
             for name, profile in self.profiles.items():
@@ -51,7 +53,9 @@ class ProfileCounts:
     def next_midnight(self, now: float) -> float | None:
         """When end-of-day counts start over, if any is counting; None otherwise."""
         if not any(
-            self.used[name] for name, p in self.profiles.items() if p.reset is ProfileReset.END_OF_DAY
+            self.used[name]
+            for name, p in self.profiles.items()
+            if p.reset is ProfileReset.END_OF_DAY
         ):
             return None
         local = dt.datetime.fromtimestamp(now, self.zone)

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 import cel
 from switchboard.actors.domain.cel_syntax import Unreadable
 from switchboard.actors.domain.cel_types import (
-    list_of,
     INT,
     STRING,
     CelType,
     CelTypeError,
     check_condition,
+    list_of,
     map_of,
     object_of,
 )
@@ -118,9 +118,7 @@ def _describe_failure(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def compile_condition(
-    source: str, types: Mapping[str, CelType] = VARIABLE_TYPES
-) -> Condition:
+def compile_condition(source: str, types: Mapping[str, CelType] = VARIABLE_TYPES) -> Condition:
     """Compile and type-check `source`, refusing functions and variables it may not use.
     Route and classification rules see the work (`VARIABLE_TYPES`); other conditions, such as
     a queue's selection rules over agents, name their own variables and types."""

@@ -169,7 +169,7 @@ class Replay:
                 )
         while self._events:
             when = self._events[0][0]
-            await self._surviving(lambda: self._advance(when))
+            await self._surviving(lambda when=when: self._advance(when))
             while self._events and self._events[0][0] == when:
                 _, _, _, action = heapq.heappop(self._events)
                 await self._surviving(action, locked=True)

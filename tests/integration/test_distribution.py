@@ -375,8 +375,9 @@ async def test_resume_needs_room_and_voice_cannot_be_parked(harness) -> None:
 async def test_parked_work_closes_after_the_waiting_timeout(harness) -> None:
     centre = await Centre.start(
         harness,
-        centre_yaml(streams="  - {id: sms, channel: sms, fallback_queue: q1, "
-        "auto_close: {waiting: 600}}"),
+        centre_yaml(
+            streams="  - {id: sms, channel: sms, fallback_queue: q1, auto_close: {waiting: 600}}"
+        ),
     )
     a1 = await centre.signin("a1")
     cid = (await centre.submit("sms")).conversation_id
@@ -502,7 +503,9 @@ async def test_a_preferred_agent_no_selection_rule_takes_is_not_offered_the_work
             queues="  - id: s1\n    method: custom\n    members: [a1, a2]\n    selection:\n"
             "      - {name: seniors, when: 'agent.attributes.level == \"senior\"'}",
             agents="  - {id: x, capacity: 1}",
-        ).replace("  - {id: a1, capacity: 2}", "  - {id: a1, capacity: 2, attributes: {level: senior}}"),
+        ).replace(
+            "  - {id: a1, capacity: 2}", "  - {id: a1, capacity: 2, attributes: {level: senior}}"
+        ),
     )
     a1 = await centre.signin("a1", presence=5)  # offline: the senior is away
     a2 = await centre.signin("a2")

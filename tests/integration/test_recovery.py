@@ -70,9 +70,7 @@ async def test_a_restart_puts_every_conversation_back_where_it_was(harness, tmp_
     for cid, was in before.items():
         now = await centre.conversation(cid)
         assert now.state == OPEN and now.created_at == was.created_at
-        assert [e.kind for e in now.timeline[: len(was.timeline)]] == [
-            e.kind for e in was.timeline
-        ]
+        assert [e.kind for e in now.timeline[: len(was.timeline)]] == [e.kind for e in was.timeline]
         assert now.timeline[-1].kind == "recovered"
     # Held work is still the agent's, capacity included; the agent is Offline for now.
     status = await centre.agent("a1")

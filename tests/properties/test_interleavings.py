@@ -317,9 +317,7 @@ class World:
                 before = dataclasses.replace(
                     view,
                     free_units=view.free_units + given.cost,
-                    presence=next_presence(
-                        a.chosen, a.used - given.cost, a.spec.capacity, holding
-                    ),
+                    presence=next_presence(a.chosen, a.used - given.cost, a.spec.capacity, holding),
                 )
                 given_key = cross_queue_key(queues[held.queue_id].spec.priority, given)
                 for queue_id in a.spec.queue_ids:

@@ -252,7 +252,7 @@ def test_bad_conditions_are_refused_at_compile_time(source: str, fragment: str) 
 
 
 def test_closest_skill_fit_orders_exact_then_over_then_under() -> None:
-    from switchboard.actors.domain.ordering import skill_fit  # noqa: PLC0415
+    from switchboard.actors.domain.ordering import skill_fit
 
     need = {"px": 2, "es": 3, "bill": 3}
     exact = skill_fit({"px": 2, "es": 3, "bill": 3}, need)
