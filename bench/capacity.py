@@ -10,7 +10,8 @@ What it does, against a real `switchboard serve` child process over a real socke
 2. starts the server (system clock) and times start-up: process start to port file written,
    and to the client channel being ready;
 3. provisions the agents with AdminService.UpsertAgent (capacity 2, two queues each),
-   `--concurrency` calls in flight at a time;
+   `--concurrency` calls in flight at a time, then opens a desktop stream for each of the
+   first `--desktops` agents (default: all), signed in as Away so that nothing is offered;
 4. submits the conversations with GatewayService.SubmitWork, spread evenly over the queues,
    the same way. No agent ever signs in, so every conversation stays open and waiting;
 5. checks the load is really held: ListQueues waiting counts sum to the conversations
@@ -55,7 +56,7 @@ from typing import Any
 import grpc
 from switchboard.clients.connection import Connection
 from switchboard.clients.server_process import ServerProcess
-from switchboard.v1 import admin_pb2, common_pb2, gateway_pb2, supervisor_pb2
+from switchboard.v1 import admin_pb2, common_pb2, desktop_pb2, gateway_pb2, supervisor_pb2
 
 AGENT_CAPACITY = 2
 STREAM_ID = "chat"
@@ -270,6 +271,30 @@ async def provision_agents(
     if created != count:
         raise BenchFailure(f"UpsertAgent: {created} of {count} agents reported as created")
     return {"agents": count, "calls_per_s": round(count / elapsed), "by_tenth": progress.slices}
+
+
+async def connect_desktops(address: str, count: int) -> tuple[list[Any], list[Connection]]:
+    """Open a desktop stream for each of the first `count` agents, signed in as Away (so
+    nothing is offered and every conversation stays waiting), and wait for each stream's
+    first message. Streams are spread over connections of 500."""
+    channels = [Connection(address) for _ in range(max(1, -(-count // 500)))]
+    calls = []
+    for i in range(count):
+        call = channels[i // 500].desktop.Connect(
+            desktop_pb2.ConnectRequest(agent_id=agent_id(i), presence=common_pb2.PRESENCE_AWAY)
+        )
+        calls.append(call)
+
+    async def first(call: Any) -> None:
+        await call.read()
+
+    await asyncio.gather(*(first(c) for c in calls))
+    return calls, channels
+
+
+async def connected_count(conn: Connection) -> int:
+    listing = await conn.supervisor.ListAgents(supervisor_pb2.ListAgentsRequest())
+    return sum(agent.connected for agent in listing.agents)
 
 
 def submit_request(j: int, queues: list[str]) -> gateway_pb2.SubmitWorkRequest:
@@ -488,6 +513,17 @@ async def main_run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             result.update(
                 await provision_agents(conn, args.agents, queues, args.concurrency, progress)
             )
+        desktops: list[Any] = []
+        desktop_channels: list[Connection] = []
+        if args.desktops:
+            step(f"connecting {args.desktops} desktop streams (Away)")
+            with Phase(server, "desktops", figures) as result:
+                desktops, desktop_channels = await connect_desktops(server.address, args.desktops)
+                result["connected"] = await connected_count(conn)
+            if figures["desktops"]["connected"] != args.desktops:
+                raise BenchFailure(
+                    f"{figures['desktops']['connected']} desktops connected, not {args.desktops}"
+                )
         step(
             f"agents in {figures['agents']['wall_s']:.1f} s; "
             f"submitting {args.conversations} conversations"
@@ -511,6 +547,16 @@ async def main_run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             )
         with Phase(server, "reads", figures) as result:
             result.update(await read_latency(conn))
+        if args.desktops:
+            still = await connected_count(conn)
+            figures["desktops"]["still_connected_at_the_end"] = still
+            figures["desktops"]["rss_with_everything_mib"] = memory_of(server.pid)["rss_mib"]
+            if still != args.desktops:
+                raise BenchFailure(f"only {still} of {args.desktops} desktops still connected")
+            for call in desktops:
+                call.cancel()
+            for channel in desktop_channels:
+                await channel.close()
         figures["server_total_cpu_s"] = round(cpu_seconds_of(server.pid), 2)
         await conn.close()
         step("stopping the server (SIGTERM)")
@@ -653,6 +699,16 @@ def table(result: dict[str, Any]) -> str:
             f"({per_submit:.0f} µs/submit); {mem(c)}",
         )
     )
+    if "desktops" in f:
+        d = f["desktops"]
+        rows.append(
+            (
+                f"{d['connected']:,} desktop streams open (Away)",
+                f"connected in {d['wall_s']:.2f} s; all {d['still_connected_at_the_end']:,} "
+                f"still open after the submits; RSS with everything "
+                f"{d['rss_with_everything_mib']:.0f} MiB",
+            )
+        )
     rows.append(("settle after submits", f"{f['settle']['wall_s']:.3f} s"))
     v = f["verify"]
     rows.append(
@@ -720,6 +776,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--agents", type=int, default=10_000)
     parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument(
+        "--desktops",
+        type=int,
+        default=None,
+        help="desktop streams held open, Away (default: one per agent; 0 for none)",
+    )
     parser.add_argument("--queues", type=int, default=10)
     parser.add_argument(
         "--concurrency",
@@ -753,6 +815,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", help="write the figures here as JSON")
     args = parser.parse_args(argv)
+    if args.desktops is None:
+        args.desktops = args.agents
+    if args.desktops > args.agents:
+        parser.error("--desktops cannot exceed --agents (each desktop signs one agent in)")
     if args.agents < 0 or args.conversations < 0 or args.queues < 1 or args.concurrency < 1:
         parser.error("counts must not be negative, and --queues and --concurrency at least 1")
 
