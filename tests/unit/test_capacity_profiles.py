@@ -88,3 +88,13 @@ def test_an_offer_counted_yesterday_gives_nothing_back_today() -> None:
     c.take(("daily",))
     c.give_back(("daily",), released_only=False, counted_on=yesterday)
     assert c.used["daily"] == 1  # today's one still counts
+
+
+def test_a_restart_brings_back_todays_end_of_day_counts_only() -> None:
+    c = counts()
+    today = c.day.isoformat()
+    assert c.restore(today, {"daily": 2, "hot": 1}, at(1, 10))
+    assert c.used == {"daily": 2, "hot": 0, "soft": 0}  # immediate profiles are recounted
+    fresh = counts()
+    assert not fresh.restore("2026-02-28", {"daily": 2}, at(1, 10))  # yesterday's: gone
+    assert fresh.used["daily"] == 0
