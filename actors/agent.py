@@ -366,9 +366,7 @@ class AgentActor(LoopActor):
         held.state = "active"
         self._note(held.ticket.conversation_id)
         self.log.info("agent.accepted", conversation_id=conversation_id, queue_id=held.queue_id)
-        conversation = self.directory.conversations.get(conversation_id)
-        if conversation is not None:
-            conversation.tell(m.Accepted(self.spec.id, "accepted"))
+        self._tell_conversation(conversation_id, m.Accepted(self.spec.id, "accepted"))
         self._push(AssignmentEvent(held.ticket.work))
         self._push_update_if_changed()  # the desktop's list of held work just changed
         return conversation_id
@@ -384,9 +382,7 @@ class AgentActor(LoopActor):
         self.counts.give_back(held.ticket.profiles, released_only=False, counted_on=held.day)
         self.log.info("agent.declined", conversation_id=cid, queue_id=held.queue_id, reason=reason)
         self._push(OfferWithdrawnEvent(cid, reason))
-        conversation = self.directory.conversations.get(cid)
-        if conversation is not None:
-            conversation.tell(m.Declined(self.spec.id, reason, counts))
+        self._tell_conversation(cid, m.Declined(self.spec.id, reason, counts))
         if after is PresenceAfter.INACTIVE:
             self.chosen, self.custom = Presence.INACTIVE, ""
         elif after is PresenceAfter.BUSY_DND:
@@ -400,9 +396,7 @@ class AgentActor(LoopActor):
         wrap_up = held.ticket.wrap_up
         self.log.info("agent.wrap_up", conversation_id=cid, ended_by=by)
         if by == "agent":
-            conversation = self.directory.conversations.get(cid)
-            if conversation is not None:
-                conversation.tell(m.Ended("agent", self.spec.id))
+            self._tell_conversation(cid, m.Ended("agent", self.spec.id))
         self._push(ConversationUpdateEvent(cid, ConversationState.WRAP_UP, f"ended by {by}"))
         if not wrap_up.blocks_until_close:
             if wrap_up.seconds <= 0:
@@ -427,9 +421,7 @@ class AgentActor(LoopActor):
         if held.holds_capacity:
             self._release(held)
         self.log.info("agent.closed", conversation_id=cid)
-        conversation = self.directory.conversations.get(cid)
-        if conversation is not None:
-            conversation.tell(m.Closed(self.spec.id))
+        self._tell_conversation(cid, m.Closed(self.spec.id))
         self._push(ConversationUpdateEvent(cid, ConversationState.CLOSED, "closed by agent"))
         self._changed(gained_room=True)
 
@@ -534,15 +526,13 @@ class AgentActor(LoopActor):
         """Active work leaves the agent for its queue (released) or another queue."""
         cid = held.ticket.conversation_id
         self._drop(held)
-        conversation = self.directory.conversations.get(cid)
         if to_queue_id is None:
             why = "released to the queue"
-            if conversation is not None:
-                conversation.tell(m.BackToQueue(self.spec.id, "released by", not_to_them=True))
+            back = m.BackToQueue(self.spec.id, "released by", not_to_them=True)
+            self._tell_conversation(cid, back)
         else:
             why = f"transferred to queue {to_queue_id}"
-            if conversation is not None:
-                conversation.tell(m.MovedToQueue(self.spec.id, to_queue_id))
+            self._tell_conversation(cid, m.MovedToQueue(self.spec.id, to_queue_id))
         self.log.info("agent.handed_on", conversation_id=cid, how=why)
         self._push(ConversationUpdateEvent(cid, ConversationState.OPEN, why))
         self._changed(gained_room=True)
@@ -578,11 +568,7 @@ class AgentActor(LoopActor):
         why_not = self._why_cannot_take(ticket, force=False, check_skills=False)
         if why_not is not None:
             raise FailedPrecondition(f"agent {self.spec.id} cannot take it: {why_not}")
-        self.work[cid] = Held(ticket, queue_id, "active")
-        self._note(cid)
-        self.used += ticket.cost
-        self._count(ticket)
-        self.last_assigned_at = self.clock.now()
+        self._hold_active(ticket, queue_id)
         self.log.info("agent.transferred_in", conversation_id=cid, from_agent_id=from_agent_id)
         self._push(AssignmentEvent(ticket.work))
         self._changed(gained_room=False)
@@ -642,9 +628,7 @@ class AgentActor(LoopActor):
         self.used += ticket.cost
         self.counts.take(ticket.profiles, immediate_only=True)  # the day counted it already
         self.log.info("agent.resumed", conversation_id=cid)
-        conversation = self.directory.conversations.get(cid)
-        if conversation is not None:
-            conversation.tell(m.Resumed(self.spec.id))
+        self._tell_conversation(cid, m.Resumed(self.spec.id))
         self._push(ConversationUpdateEvent(cid, ConversationState.ACTIVE, "resumed by agent"))
         self._changed(gained_room=False)
         return ConversationState.ACTIVE
@@ -667,20 +651,23 @@ class AgentActor(LoopActor):
             )
         note = self._over_limits(ticket)
         cid = ticket.conversation_id
-        self.work[cid] = Held(ticket, queue_id, "active")
-        self._note(cid)
-        self.used += ticket.cost
-        self._count(ticket)
-        self.last_assigned_at = self.clock.now()
+        self._hold_active(ticket, queue_id)
         queue.tell(m.ProposalTaken(cid, self.spec.id))
         how = "force-assigned by a supervisor to" if force else "picked from the queue by"
         self.log.info("agent.assigned", conversation_id=cid, queue_id=queue_id, how=how, note=note)
-        conversation = self.directory.conversations.get(cid)
-        if conversation is not None:
-            conversation.tell(m.Accepted(self.spec.id, how, note))
+        self._tell_conversation(cid, m.Accepted(self.spec.id, how, note))
         self._push(AssignmentEvent(ticket.work))
         self._changed(gained_room=False)
         return note
+
+    def _hold_active(self, ticket: Ticket, queue_id: str) -> None:
+        """Hold work handed over directly (picked, force-assigned, transferred in) as active,
+        with its capacity counted."""
+        self.work[ticket.conversation_id] = Held(ticket, queue_id, "active")
+        self._note(ticket.conversation_id)
+        self.used += ticket.cost
+        self._count(ticket)
+        self.last_assigned_at = self.clock.now()
 
     def _why_cannot_take(
         self, ticket: Ticket, force: bool, *, check_skills: bool = True
@@ -873,6 +860,12 @@ class AgentActor(LoopActor):
             # A custom presence is shown only while its base is what routing sees.
             custom_presence=self.custom if self.presence is self.chosen else "",
         )
+
+    def _tell_conversation(self, conversation_id: str, message: object) -> None:
+        """Tell the conversation, if it is still open (it may have closed meanwhile)."""
+        conversation = self.directory.conversations.get(conversation_id)
+        if conversation is not None:
+            conversation.tell(message)
 
     def _push(self, event: object) -> None:
         """Number the event and journal it, then send it if a desktop is connected. Numbered

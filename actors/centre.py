@@ -544,7 +544,8 @@ class Centre:
             if queue.type is not needed:
                 raise FailedPrecondition(
                     f"queue {queue_id} is a {queue.type.value} queue; "
-                    f"{snapshot.ticket.work.channel.value} work may only go to {needed.value} queues"
+                    f"{snapshot.ticket.work.channel.value} work may only go to "
+                    f"{needed.value} queues"
                 )
         return await agent.ask(m.TransferToQueue(conversation_id, queue_id), block=False)
 
@@ -553,19 +554,24 @@ class Centre:
         released once the conversation has agreed (the customer may have ended it)."""
         agent = self.agent(agent_id)
         await agent.ask(m.Park(conversation_id), block=False)
-        conversation = self.conversations.get(conversation_id)
-        parked = False
-        if conversation is not None:
-            try:
-                parked = await conversation.ask(m.Parked(agent_id), block=False)
-            except pykka.ActorDeadError:
-                parked = False
+        parked = await self._conversation_agrees(conversation_id, m.Parked(agent_id))
         agent.tell(m.ParkDone(conversation_id, parked))
         if not parked:
             raise FailedPrecondition(
                 f"conversation {conversation_id} was ended meanwhile; it was not parked"
             )
         return ConversationState.WAITING
+
+    async def _conversation_agrees(self, conversation_id: str, message: object) -> bool:
+        """Ask the conversation to confirm a change an agent began; False when it refuses
+        or has closed meanwhile."""
+        conversation = self.conversations.get(conversation_id)
+        if conversation is None:
+            return False
+        try:
+            return await conversation.ask(message, block=False)
+        except pykka.ActorDeadError:
+            return False
 
     async def transfer_to_agent(
         self, agent_id: str, conversation_id: str, to_agent_id: str
@@ -582,13 +588,9 @@ class Centre:
             source.tell(m.HandOffCancelled(conversation_id))
             raise
         source.tell(m.HandOffDone(conversation_id, to_agent_id))
-        conversation = self.conversations.get(conversation_id)
-        kept = False
-        if conversation is not None:
-            try:
-                kept = await conversation.ask(m.Transferred(agent_id, to_agent_id), block=False)
-            except pykka.ActorDeadError:
-                kept = False
+        kept = await self._conversation_agrees(
+            conversation_id, m.Transferred(agent_id, to_agent_id)
+        )
         if not kept:
             # It closed (or moved on) while being handed over: the new agent lets go.
             target.tell(m.WithdrawOffer(conversation_id, "closed while being transferred"))

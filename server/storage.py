@@ -392,8 +392,9 @@ class Storage:
         self._added()
 
     def pushed(self, agent_id: str, envelope: Envelope) -> None:
-        message = translate.desktop_message(envelope).SerializeToString()
-        self._batch.messages.append((agent_id, envelope.sequence, message))
+        # Kept as is: the writer thread turns it into bytes (an envelope never changes), so
+        # the event loop, which sends every message already, does not encode it twice.
+        self._batch.messages.append((agent_id, envelope))
         self._added()
 
     def holding(self, agent_id: str, conversation_id: str, state: str, since: float) -> None:
@@ -494,11 +495,15 @@ class Storage:
                 "INSERT OR IGNORE INTO submit_keys VALUES (?, ?, ?, ?, ?, ?)", batch.keys
             )
             db.executemany(
-                "INSERT OR REPLACE INTO desktop_messages VALUES (?, ?, ?)", batch.messages
+                "INSERT OR REPLACE INTO desktop_messages VALUES (?, ?, ?)",
+                [
+                    (agent_id, e.sequence, translate.desktop_message(e).SerializeToString())
+                    for agent_id, e in batch.messages
+                ],
             )
             pruned: dict[str, int] = {}
-            for agent_id, sequence, _ in batch.messages:
-                pruned[agent_id] = sequence - KEPT_DESKTOP_MESSAGES
+            for agent_id, envelope in batch.messages:
+                pruned[agent_id] = envelope.sequence - KEPT_DESKTOP_MESSAGES
             db.executemany(
                 "DELETE FROM desktop_messages WHERE agent_id = ? AND sequence <= ?",
                 [(agent, upto) for agent, upto in pruned.items() if upto > 0],

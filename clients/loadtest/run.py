@@ -23,6 +23,7 @@ from typing import Any
 
 import grpc
 from switchboard.clients.connection import Connection
+from switchboard.clients.loadtest.stats import percentile
 from switchboard.v1 import admin_pb2, common_pb2, desktop_pb2, gateway_pb2
 
 DESKTOPS_PER_CHANNEL = 100  # HTTP/2 streams share a connection; spread them over several
@@ -286,8 +287,6 @@ class LoadRun:
         task.add_done_callback(self.tasks.discard)
 
     async def _report(self) -> None:
-        from switchboard.clients.loadtest.stats import percentile
-
         last, last_at = 0, time.perf_counter()
         while True:
             await asyncio.sleep(1.0)
