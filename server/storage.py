@@ -5,11 +5,19 @@ agents provisioned through the API, gateways' submit keys, every message pushed 
 (so a desktop can resume its stream, even across a restart) and the manual clock's time.
 
 Writes are batched: actors hand records over without waiting, and once per turn of the event
-loop the batch goes to a single writer thread, which commits it in one transaction (group
-commit: a burst costs a few large commits, not many small ones). Nothing a client is told
-goes out before the records behind it are committed: answers wait for `synced()`, desktop
-messages are released by `after_commit`. Reads go through the same thread, so one
-connection serves both and the file can be locked exclusively against a second server.
+loop the batch is committed in one transaction (group commit: a burst costs a few large
+commits, not many small ones). Nothing a client is told goes out before the records behind
+it are committed: answers wait for `synced()`, desktop messages are released by
+`after_commit`.
+
+Where a batch is committed depends on its size. A large one (a busy server) goes to a single
+writer thread, where SQLite's work runs beside the event loop. A small one (a quiet server,
+a replay: one call at a time) is committed on the loop itself: in WAL mode with
+synchronous=NORMAL a commit only appends to the WAL file, some tens of microseconds, while
+handing it to the thread and back costs about half a millisecond of latency on every answer.
+Checkpoints, the part that syncs the disk, are never automatic: they always run on the
+writer thread (`CHECKPOINT_ROWS`). Reads go through the writer thread too, so one
+connection serves everything and the file can be locked exclusively against a second server.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 from switchboard.actors.conversation import ConversationSnapshot, TimelineEntry
@@ -123,6 +132,14 @@ log = structlog.get_logger("switchboard.storage")
 
 RETRY_S = 0.5  # after a failed commit (a full disk, say), try again this soon
 
+# A batch of at most this many records is committed on the event loop, a larger one on the
+# writer thread (see the module's docstring; measured in bench/README.md, "The replay").
+INLINE_RECORDS = 64
+# After this many rows written since the last checkpoint (each dirties at most a page or two
+# of the WAL), the writer thread copies the WAL back into the database file. SQLite's own
+# automatic checkpoint would do it every 1,000 pages, inside whichever commit crossed the line.
+CHECKPOINT_ROWS = 4_000
+
 
 @dataclass(slots=True)
 class _Batch:
@@ -139,6 +156,7 @@ class _Batch:
     # (conversation id, agent id): that agent let go (another may have it already)
     let_go: list[tuple[str, str]] = field(default_factory=list)
     profile_counts: dict[str, tuple] = field(default_factory=dict)
+    records: int = 0  # handed over, however many rows they became
 
     def empty(self) -> bool:
         return not (
@@ -173,6 +191,7 @@ class _Batch:
             {**self.agent_work, **later.agent_work},
             self.let_go + later.let_go,
             {**self.profile_counts, **later.profile_counts},
+            self.records + later.records,
         )
 
 
@@ -193,6 +212,8 @@ class Storage:
         self._recorded = 0
         self._committed = 0
         self._waiters: deque[tuple[int, Callable[[], None]]] = deque()
+        self._failing = False  # the last commit failed: retry on the writer thread
+        self._rows_since_checkpoint = 0
 
     # --- opening ---------------------------------------------------------------------
 
@@ -306,6 +327,7 @@ class Storage:
                     )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on the writer thread
             # Takes the exclusive lock now (held until the server closes the file), and
             # writes only when the schema must be created or migrated: a file refused later
             # (say, a damaged page found while loading) is left as it was.
@@ -436,6 +458,7 @@ class Storage:
 
     def _added(self) -> None:
         self._recorded += 1
+        self._batch.records += 1
         if not self._flush_scheduled and self._loop is not None:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
@@ -451,6 +474,14 @@ class Storage:
             return
         batch.serialise()  # here, on the loop's thread: the tickets may change after
         covered = self._recorded
+        if batch.records <= INLINE_RECORDS and not self._failing:
+            try:
+                rows = self._write(batch)
+            except Exception as exc:  # any failure: keep the batch and retry it
+                self._failed(batch, exc)
+                return
+            self._committed_upto(covered, rows)
+            return
         future = self._loop.run_in_executor(self._executor, self._write, batch)  # type: ignore[union-attr]
         self._pending.add(future)
         future.add_done_callback(lambda f: self._written(f, batch, covered))
@@ -459,72 +490,107 @@ class Storage:
         self._pending.discard(future)
         error = future.exception()
         if error is not None:
-            # Nothing it covers was told to anyone: keep it and try again shortly.
-            log.error("storage.write_failed", error=str(error), path=self.path)
-            self._batch = batch.then(self._batch)
-            self._loop.call_later(RETRY_S, self._flush)  # type: ignore[union-attr]
+            self._failed(batch, error)
             return
+        self._committed_upto(covered, future.result())
+
+    def _failed(self, batch: _Batch, error: BaseException) -> None:
+        # Nothing it covers was told to anyone: keep it and try again shortly, on the
+        # writer thread (a disk in trouble must not stall the loop).
+        log.error("storage.write_failed", error=str(error), path=self.path)
+        self._failing = True
+        self._batch = batch.then(self._batch)
+        self._loop.call_later(RETRY_S, self._flush)  # type: ignore[union-attr]
+
+    def _committed_upto(self, covered: int, rows: int) -> None:
+        self._failing = False
         self._committed = covered
         while self._waiters and self._waiters[0][0] <= covered:
             _, callback = self._waiters.popleft()
             callback()
+        self._rows_since_checkpoint += rows
+        if self._rows_since_checkpoint >= CHECKPOINT_ROWS and not self._pending:
+            self._rows_since_checkpoint = 0
+            future = self._loop.run_in_executor(self._executor, self._checkpoint)  # type: ignore[union-attr]
+            self._pending.add(future)
+            future.add_done_callback(self._checkpointed)
+            return
         if not self._batch.empty():
             self._flush()
 
-    def _write(self, batch: _Batch) -> None:
+    def _checkpointed(self, future: asyncio.Future) -> None:
+        self._pending.discard(future)
+        if future.exception() is not None:
+            # The WAL stays as it is and keeps everything; the next checkpoint tries again.
+            log.warning("storage.checkpoint_failed", error=str(future.exception()))
+        if not self._batch.empty():
+            self._flush()
+
+    def _checkpoint(self) -> int:
+        assert self._db is not None
+        return self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0]
+
+    def _write(self, batch: _Batch) -> int:
+        """Commit `batch`; returns how many rows it wrote."""
         db = self._db
         assert db is not None
+        changes_before = db.total_changes
         db.execute("BEGIN")
         try:
-            db.executemany("INSERT INTO timeline VALUES (?, ?, ?, ?, ?, ?)", batch.timeline)
-            db.executemany(
+            for statement, rows in self._statements(batch):
+                if rows:  # most batches touch a few tables; an empty executemany still costs
+                    db.executemany(statement, rows)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return db.total_changes - changes_before
+
+    @staticmethod
+    def _statements(batch: _Batch) -> list[tuple[str, Any]]:
+        """The batch as (statement, rows), in the order they must run."""
+        pruned: dict[str, int] = {}
+        for agent_id, envelope in batch.messages:
+            pruned[agent_id] = envelope.sequence - KEPT_DESKTOP_MESSAGES
+        return [
+            ("INSERT INTO timeline VALUES (?, ?, ?, ?, ?, ?)", batch.timeline),
+            (
                 "INSERT OR REPLACE INTO conversations "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 batch.conversations,
-            )
-            gone = [(cid,) for cid, row in batch.open_work.items() if row is None]
-            db.executemany("DELETE FROM open_work WHERE conversation_id = ?", gone)
-            db.executemany(
+            ),
+            (
+                "DELETE FROM open_work WHERE conversation_id = ?",
+                [(cid,) for cid, row in batch.open_work.items() if row is None],
+            ),
+            (
                 "INSERT OR REPLACE INTO open_work VALUES (?, ?, ?, ?, ?, ?)",
                 [row for row in batch.open_work.values() if row is not None],
-            )
-            db.executemany(
-                "INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?)", batch.agents.values()
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO submit_keys VALUES (?, ?, ?, ?, ?, ?)", batch.keys
-            )
-            db.executemany(
+            ),
+            ("INSERT OR REPLACE INTO agents VALUES (?, ?, ?, ?, ?)", list(batch.agents.values())),
+            ("INSERT OR IGNORE INTO submit_keys VALUES (?, ?, ?, ?, ?, ?)", batch.keys),
+            (
                 "INSERT OR REPLACE INTO desktop_messages VALUES (?, ?, ?)",
                 [
                     (agent_id, e.sequence, translate.desktop_message(e).SerializeToString())
                     for agent_id, e in batch.messages
                 ],
-            )
-            pruned: dict[str, int] = {}
-            for agent_id, envelope in batch.messages:
-                pruned[agent_id] = envelope.sequence - KEPT_DESKTOP_MESSAGES
-            db.executemany(
+            ),
+            (
                 "DELETE FROM desktop_messages WHERE agent_id = ? AND sequence <= ?",
                 [(agent, upto) for agent, upto in pruned.items() if upto > 0],
-            )
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", batch.meta.items())
-            db.executemany(
-                "DELETE FROM agent_work WHERE conversation_id = ? AND agent_id = ?",
-                batch.let_go,
-            )
-            db.executemany(
+            ),
+            ("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(batch.meta.items())),
+            ("DELETE FROM agent_work WHERE conversation_id = ? AND agent_id = ?", batch.let_go),
+            (
                 "INSERT OR REPLACE INTO profile_counts VALUES (?, ?, ?)",
-                batch.profile_counts.values(),
-            )
-            db.executemany(
+                list(batch.profile_counts.values()),
+            ),
+            (
                 "INSERT OR REPLACE INTO agent_work VALUES (?, ?, ?, ?)",
                 [row for row in batch.agent_work.values() if row is not None],
-            )
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            ),
+        ]
 
     async def drain(self) -> None:
         """Wait until everything handed over so far is committed."""
