@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from switchboard.actors.domain.model import ConversationState, Presence, Work
@@ -47,11 +47,17 @@ class AgentUpdateEvent:
     custom_presence: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Envelope:
+    """One message to a desktop, numbered per agent. Never changed once pushed, except that
+    the server keeps its wire form in `wire` the first time it builds it (for the journal or
+    the stream, whichever comes first), so a message is built once however often it goes
+    out."""
+
     sequence: int
     at: float
     event: Any
+    wire: Any = field(default=None, compare=False, repr=False)
 
 
 class PushCounter:

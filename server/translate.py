@@ -111,6 +111,13 @@ def conversation(snapshot: ConversationSnapshot) -> common_pb2.Conversation:
 
 
 def desktop_message(envelope: Envelope) -> desktop_pb2.ConnectResponse:
+    """The envelope as sent (built once: the journal and the stream both need it)."""
+    if envelope.wire is None:
+        envelope.wire = _desktop_message(envelope)
+    return envelope.wire
+
+
+def _desktop_message(envelope: Envelope) -> desktop_pb2.ConnectResponse:
     message = desktop_pb2.ConnectResponse(sequence=envelope.sequence, at=timestamp(envelope.at))
     event = envelope.event
     match event:
