@@ -32,6 +32,11 @@ def _safe(deserializer: Callable[[bytes], Any] | None, method: str) -> Callable[
 
 
 class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self) -> None:
+        # Each handler seen, by identity, with its wrapped form: built once, not on every
+        # call (the handler is kept, so its id is never reused for another).
+        self._wrapped: dict[int, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
@@ -40,7 +45,15 @@ class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or handler.request_deserializer is None:
             return handler
-        method = handler_call_details.method
+        known = self._wrapped.get(id(handler))
+        if known is not None:
+            return known[1]
+        wrapped = self._wrap(handler, handler_call_details.method)
+        self._wrapped[id(handler)] = (handler, wrapped)
+        return wrapped
+
+    @staticmethod
+    def _wrap(handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         safe = _safe(handler.request_deserializer, method)
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
