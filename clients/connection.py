@@ -23,6 +23,12 @@ from switchboard.v1 import (
 
 CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 16 * 1024 * 1024)]
 
+# Simulated calls (server/simulation.py): the time a call happens at, and its answer once the
+# engine has settled.
+AT_KEY = "switchboard-at"
+SETTLE_KEY = "switchboard-settle"
+SETTLED_KEY = "switchboard-settled-bin"
+
 
 class Connection:
     def __init__(self, address: str) -> None:
@@ -34,6 +40,40 @@ class Connection:
         self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
         # Set whenever a desktop of this connection has handled a message (see `settle`).
         self.delivered = asyncio.Event()
+        # Simulation (a server on a manual clock): when set, calls made through `call`
+        # happen at this time and are answered once the engine has settled, and
+        # `expected` gathers how far each desktop stream was pushed (see `caught_up`).
+        self.simulated_time: float | None = None
+        self.settle_calls = False
+        self.expected: dict[str, int] = {}
+
+    async def call(self, method: Any, request: Any) -> Any:
+        """Call a unary `method` of one of this connection's stubs, simulated if asked."""
+        if not self.settle_calls and self.simulated_time is None:
+            return await method(request)
+        metadata = []
+        if self.simulated_time is not None:
+            metadata.append((AT_KEY, repr(self.simulated_time)))
+        if self.settle_calls:
+            metadata.append((SETTLE_KEY, "1"))
+        call = method(request, metadata=tuple(metadata))
+        response = await call
+        if self.settle_calls:
+            for key, value in await call.trailing_metadata() or ():
+                if key == SETTLED_KEY:
+                    self.heard(admin_pb2.AdvanceClockResponse.FromString(value))
+                    break
+            else:
+                msg = f"the server at {self.address} does not answer {SETTLE_KEY}"
+                raise RuntimeError(msg)
+        return response
+
+    def heard(self, answer: admin_pb2.AdvanceClockResponse) -> None:
+        """The server says how far it pushed each desktop stream."""
+        expected = self.expected
+        for agent_id, sequence in answer.last_sequences.items():
+            if sequence > expected.get(agent_id, 0):
+                expected[agent_id] = sequence
 
     async def wait_ready(self, timeout: float = 10.0) -> None:
         await asyncio.wait_for(self.channel.channel_ready(), timeout)
@@ -133,52 +173,60 @@ class Desktop:
     # --- answering -------------------------------------------------------------------
 
     async def set_presence(self, presence: int) -> int:
-        response = await self.connection.desktop.SetPresence(
-            desktop_pb2.SetPresenceRequest(agent_id=self.agent_id, presence=presence)
+        response = await self.connection.call(
+            self.connection.desktop.SetPresence,
+            desktop_pb2.SetPresenceRequest(agent_id=self.agent_id, presence=presence),
         )
         return response.presence
 
     async def accept(self, conversation_id: str) -> None:
-        await self.connection.desktop.AcceptOffer(
-            desktop_pb2.AcceptOfferRequest(agent_id=self.agent_id, conversation_id=conversation_id)
+        await self.connection.call(
+            self.connection.desktop.AcceptOffer,
+            desktop_pb2.AcceptOfferRequest(agent_id=self.agent_id, conversation_id=conversation_id),
         )
 
     async def reject(self, conversation_id: str) -> None:
-        await self.connection.desktop.RejectOffer(
-            desktop_pb2.RejectOfferRequest(agent_id=self.agent_id, conversation_id=conversation_id)
+        await self.connection.call(
+            self.connection.desktop.RejectOffer,
+            desktop_pb2.RejectOfferRequest(agent_id=self.agent_id, conversation_id=conversation_id),
         )
 
     async def end(self, conversation_id: str) -> None:
-        await self.connection.desktop.EndConversation(
+        await self.connection.call(
+            self.connection.desktop.EndConversation,
             desktop_pb2.DesktopEndConversationRequest(
                 agent_id=self.agent_id, conversation_id=conversation_id
-            )
+            ),
         )
 
     async def close(self, conversation_id: str) -> None:
-        await self.connection.desktop.CloseConversation(
+        await self.connection.call(
+            self.connection.desktop.CloseConversation,
             desktop_pb2.CloseConversationRequest(
                 agent_id=self.agent_id, conversation_id=conversation_id
-            )
+            ),
         )
 
     async def pickable(self) -> list[str]:
         """Ids of the pick-mode work waiting in this agent's queues, best first."""
-        response = await self.connection.desktop.ListPickableWork(
-            desktop_pb2.ListPickableWorkRequest(agent_id=self.agent_id)
+        response = await self.connection.call(
+            self.connection.desktop.ListPickableWork,
+            desktop_pb2.ListPickableWorkRequest(agent_id=self.agent_id),
         )
         return [c.id for c in response.conversations]
 
     async def take(self, conversation_id: str) -> None:
-        await self.connection.desktop.TakeWork(
-            desktop_pb2.TakeWorkRequest(agent_id=self.agent_id, conversation_id=conversation_id)
+        await self.connection.call(
+            self.connection.desktop.TakeWork,
+            desktop_pb2.TakeWorkRequest(agent_id=self.agent_id, conversation_id=conversation_id),
         )
 
     async def release(self, conversation_id: str) -> None:
-        await self.connection.desktop.ReleaseConversation(
+        await self.connection.call(
+            self.connection.desktop.ReleaseConversation,
             desktop_pb2.ReleaseConversationRequest(
                 agent_id=self.agent_id, conversation_id=conversation_id
-            )
+            ),
         )
 
     async def transfer(
@@ -191,20 +239,22 @@ class Desktop:
             request.to_agent_id = to_agent
         if to_queue:
             request.to_queue_id = to_queue
-        return await self.connection.desktop.TransferConversation(request)
+        return await self.connection.call(self.connection.desktop.TransferConversation, request)
 
     async def park(self, conversation_id: str) -> None:
-        await self.connection.desktop.ParkConversation(
+        await self.connection.call(
+            self.connection.desktop.ParkConversation,
             desktop_pb2.ParkConversationRequest(
                 agent_id=self.agent_id, conversation_id=conversation_id
-            )
+            ),
         )
 
     async def resume(self, conversation_id: str) -> None:
-        await self.connection.desktop.ResumeConversation(
+        await self.connection.call(
+            self.connection.desktop.ResumeConversation,
             desktop_pb2.ResumeConversationRequest(
                 agent_id=self.agent_id, conversation_id=conversation_id
-            )
+            ),
         )
 
 
@@ -244,6 +294,30 @@ async def settle(
                     await asyncio.wait_for(connection.delivered.wait(), RECHECK_S)
                 except TimeoutError:
                     response = await connection.admin.AdvanceClock(admin_pb2.AdvanceClockRequest())
+    except TimeoutError:
+        msg = f"desktops of {', '.join(sorted(missing))} never got all their messages"
+        raise TimeoutError(msg) from None
+
+
+async def caught_up(connection: Connection, desktops: list[Desktop], timeout: float = 30.0) -> None:
+    """Wait until `desktops` have handled every message the server said it pushed to them
+    (`Connection.expected`, from settled calls). Answers desktops send while handling a
+    message raise what is expected before that message counts as handled, so on return
+    everything those answers caused has been seen too. A desktop no longer reading (hung
+    up, or its stream ended) is not waited for."""
+    expected = connection.expected
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                missing = [
+                    d.agent_id
+                    for d in desktops
+                    if d.reading and d.last_sequence < expected.get(d.agent_id, 0)
+                ]
+                if not missing:
+                    return
+                connection.delivered.clear()
+                await connection.delivered.wait()
     except TimeoutError:
         msg = f"desktops of {', '.join(sorted(missing))} never got all their messages"
         raise TimeoutError(msg) from None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import grpc
@@ -10,21 +9,18 @@ from switchboard.actors.centre import Centre
 from switchboard.actors.errors import FailedPrecondition, InvalidArgument
 from switchboard.actors.runtime import Dispatcher
 from switchboard.server import translate, validation
+from switchboard.server.clock_control import LAST_TIMESTAMP_S, ClockControl
 from switchboard.server.config import ConfigError
 from switchboard.server.errors import unary
 from switchboard.v1 import admin_pb2, admin_pb2_grpc
 
-# The last second a protobuf Timestamp can hold (9999-12-31T23:59:59Z).
-LAST_TIMESTAMP_S = 253_402_300_799
-
 
 class AdminService(admin_pb2_grpc.AdminServiceServicer):
-    def __init__(self, centre: Centre, dispatcher: Dispatcher) -> None:
+    def __init__(self, centre: Centre, dispatcher: Dispatcher, clock: ClockControl) -> None:
         self.centre = centre
         self.dispatcher = dispatcher
+        self.clock = clock
         self.reload: Callable[[], list[str]] | None = None  # set once the server is wired
-        # Two callers moving the clock at once would interleave their timers.
-        self._clock_lock = asyncio.Lock()
 
     @unary
     async def UpsertAgent(
@@ -43,38 +39,15 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
     async def AdvanceClock(
         self, request: admin_pb2.AdvanceClockRequest, context: grpc.aio.ServicerContext
     ) -> admin_pb2.AdvanceClockResponse:
-        async with self._clock_lock:
-            return await self._advance(request)
-
-    async def _advance(
-        self, request: admin_pb2.AdvanceClockRequest
-    ) -> admin_pb2.AdvanceClockResponse:
-        clock = self.centre.clock
-        fired = 0
-        if not getattr(clock, "manual", False):
-            if request.HasField("to"):
-                raise FailedPrecondition(
-                    "this server runs on the system clock; start it with --clock manual to drive time"
-                )
-            await self.dispatcher.settled()
-        else:
-            if request.HasField("to") and not (
-                0 <= request.to.seconds <= LAST_TIMESTAMP_S and 0 <= request.to.nanos < 10**9
-            ):
-                raise InvalidArgument(
-                    f"to must lie between 1970-01-01 and 9999-12-31 (got {request.to.seconds} s)"
-                )
-            target = translate.seconds_of(request.to) if request.HasField("to") else clock.now()
-            before = clock.now()
-            fired = await clock.advance_to(target, self.dispatcher.settled)
-            if clock.now() != before:
-                self.centre.journal.clock_moved(clock.now())  # a restart goes on from here
-        return admin_pb2.AdvanceClockResponse(
-            now=translate.timestamp(clock.now()),
-            desktop_messages_sent=self.centre.pushes.sent,
-            last_sequences=self.centre.pushes.last_sequences(),
-            timers_fired=fired,
-        )
+        if request.HasField("to") and not (
+            0 <= request.to.seconds <= LAST_TIMESTAMP_S and 0 <= request.to.nanos < 10**9
+        ):
+            raise InvalidArgument(
+                f"to must lie between 1970-01-01 and 9999-12-31 (got {request.to.seconds} s)"
+            )
+        target = translate.seconds_of(request.to) if request.HasField("to") else None
+        fired = await self.clock.advance(target)
+        return self.clock.where_things_are(fired)
 
     @unary
     async def GetClock(

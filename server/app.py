@@ -21,10 +21,12 @@ from switchboard.actors.clock import ManualClock, SystemClock
 from switchboard.actors.errors import FailedPrecondition
 from switchboard.actors.runtime import Dispatcher, install_dispatcher
 from switchboard.server.admin_service import AdminService
+from switchboard.server.clock_control import ClockControl
 from switchboard.server.config import Config, ConfigError, load_config
 from switchboard.server.desktop_service import DesktopService
 from switchboard.server.gateway_service import GatewayService
 from switchboard.server.malformed import MalformedRequestInterceptor
+from switchboard.server.simulation import SimulationInterceptor
 from switchboard.server.storage import Storage
 from switchboard.server.supervisor_service import SupervisorService
 from switchboard.v1 import (
@@ -132,12 +134,16 @@ async def start(
         journal=storage,
     )
     await dispatcher.settled()
-    server = grpc.aio.server(options=GRPC_OPTIONS, interceptors=[MalformedRequestInterceptor()])
+    clock_control = ClockControl(centre, dispatcher)
+    server = grpc.aio.server(
+        options=GRPC_OPTIONS,
+        interceptors=[MalformedRequestInterceptor(), SimulationInterceptor(clock_control)],
+    )
     desktops = DesktopService(centre, storage)
     gateway_pb2_grpc.add_GatewayServiceServicer_to_server(GatewayService(centre, storage), server)
     desktop_pb2_grpc.add_DesktopServiceServicer_to_server(desktops, server)
     supervisor_pb2_grpc.add_SupervisorServiceServicer_to_server(SupervisorService(centre), server)
-    admin = AdminService(centre, dispatcher)
+    admin = AdminService(centre, dispatcher, clock_control)
     admin_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

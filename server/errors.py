@@ -22,7 +22,7 @@ STATUS_OF = {
 log = structlog.get_logger("switchboard.grpc")
 
 
-def _status(exc: errors.EngineError) -> grpc.StatusCode:
+def status_of(exc: errors.EngineError) -> grpc.StatusCode:
     for kind, code in STATUS_OF.items():
         if isinstance(exc, kind):
             return code
@@ -43,7 +43,7 @@ def unary(handler: Callable[..., Any]) -> Callable[..., Any]:
             await self.centre.journal.synced()
             return response
         except errors.EngineError as exc:
-            await context.abort(_status(exc), str(exc))
+            await context.abort(status_of(exc), str(exc))
         except pykka.ActorDeadError:
             await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "it was closed meanwhile")
         return None  # unreachable: abort raises
@@ -60,7 +60,7 @@ def streaming(handler: Callable[..., AsyncIterator[Any]]) -> Callable[..., Async
             async for item in handler(self, request, context):
                 yield item
         except errors.EngineError as exc:
-            await context.abort(_status(exc), str(exc))
+            await context.abort(status_of(exc), str(exc))
 
     return wrapper
 

@@ -1,11 +1,18 @@
 """Plays a `BankDay` through a Switchboard server, as the bank's gateway and its agents.
 
 Time: the server runs on its manual clock and the replay moves it from one event of the day
-to the next (AdminService.AdvanceClock). Between two events nothing can happen in the engine
-that the replay has not caused (desktops answer offers at once, so no offer times out), so
-jumping straight to the next event is exact, and a day that took 24 hours takes seconds and
-gives the same result every run. Scaling real time instead would make the result depend on
-the machine's speed and on sleeps.
+to the next. Between two events nothing can happen in the engine that the replay has not
+caused (desktops answer offers at once, so no offer times out), so jumping straight to the
+next event is exact, and a day that took 24 hours takes seconds and gives the same result
+every run. Scaling real time instead would make the result depend on the machine's speed and
+on sleeps.
+
+Round trips: every call the replay makes is a simulated call (server/simulation.py). It
+carries the time it happens at, so no AdvanceClock call is needed to get there, and it is
+answered once the engine has settled, with how far each desktop stream was pushed; the
+replay then waits, without asking again, until its desktops have seen (and answered) all of
+it. An event costs its own calls and nothing more: on loopback gRPC each round trip costs
+about 0.6 ms, which is what a replay's time is made of.
 
 Events, in time order:
 - an agent signs in at the start of the shift seen in the file and signs out at its end
@@ -35,11 +42,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
-from switchboard.clients.connection import Connection, Desktop, settle
+from switchboard.clients.connection import Connection, Desktop, caught_up, settle
 from switchboard.clients.replay.bankday import BankDay, Call
 from switchboard.clients.replay.figures import CallResult, queue_of_type
 from switchboard.clients.replay.invariants import InvariantChecker
-from switchboard.server.translate import seconds_of, timestamp
+from switchboard.server.translate import seconds_of
 from switchboard.v1 import admin_pb2, common_pb2, desktop_pb2, gateway_pb2
 
 WORK_STREAM = "bank-voice"
@@ -48,6 +55,7 @@ WORK_STREAM = "bank-voice"
 # out of patience hang up, then agents whose shift is over sign out.
 EVENT_ORDER = {"end": 0, "signin": 1, "submit": 2, "abandon": 3, "signout": 4}
 AGENT_CAPACITY = 1
+_JUST_SETTLE = admin_pb2.AdvanceClockRequest()
 
 
 def day_start(date: str) -> float:
@@ -153,6 +161,7 @@ class Replay:
         if seconds_of(clock.now) > self.origin:
             msg = "the server's clock is already past this day: start a fresh server"
             raise RuntimeError(msg)
+        self._simulating(self.connection)
         await self._provision_agents()
         for shift in self.day.shifts:
             self.at(shift.start, f"signin {shift.agent_id}", self._sign_in_action(shift.agent_id))
@@ -169,7 +178,8 @@ class Replay:
                 )
         while self._events:
             when = self._events[0][0]
-            await self._surviving(lambda when=when: self._advance(when))
+            self.now = when
+            self.connection.simulated_time = when  # the calls of this event happen now
             while self._events and self._events[0][0] == when:
                 _, _, _, action = heapq.heappop(self._events)
                 await self._surviving(action, locked=True)
@@ -177,7 +187,7 @@ class Replay:
                 # Let the engine and the desktops finish with this event before the next one
                 # of the same instant: a caller whose patience ends now must not race an
                 # agent answering them now, or two runs could differ.
-                await self._surviving(self._quiesce)
+                await self._surviving(self._caught_up)
         await self._surviving(self._quiesce)
         for desktop in self.desktops.values():
             await desktop.disconnect()
@@ -208,6 +218,7 @@ class Replay:
         assert self.on_server_lost is not None
         async with self.acting:
             self.connection = await self.on_server_lost()
+            self._simulating(self.connection)
             self.restarts += 1
             for agent_id, desktop in sorted(self.desktops.items()):
                 desktop.connection = self.connection
@@ -221,10 +232,20 @@ class Replay:
                 await desktop.disconnect()  # the old stream is dead; drop what is left of it
                 await desktop.connect(presence, resume=True)
 
-    async def _advance(self, when: float) -> None:
-        self.now = when
-        self.rpcs += 1
-        await settle(self.connection, list(self.desktops.values()), to=timestamp(when))
+    def _simulating(self, connection: Connection) -> None:
+        connection.settle_calls = True
+        connection.simulated_time = self.now
+
+    async def _caught_up(self) -> None:
+        """Wait until the desktops have seen everything the event's calls caused; then let
+        signed-off agents hang up."""
+        await caught_up(self.connection, list(self.desktops.values()))
+        await self._hang_up_signed_off()
+
+    async def _hang_up_signed_off(self) -> None:
+        for agent_id in sorted(self.signing_off):
+            await self.desktops[agent_id].disconnect()
+        self.signing_off.clear()
 
     async def _quiesce(self) -> None:
         """Settle until the desktops' answers cause nothing further; then let signed-off
@@ -235,9 +256,7 @@ class Replay:
             await settle(self.connection, list(self.desktops.values()))
             if self.reactions == reactions:
                 break  # no desktop answered anything since the engine last settled
-        for agent_id in sorted(self.signing_off):
-            await self.desktops[agent_id].disconnect()
-        self.signing_off.clear()
+        await self._hang_up_signed_off()
 
     # --- agents ----------------------------------------------------------------------
 
@@ -261,10 +280,14 @@ class Replay:
 
     def _sign_in_action(self, agent_id: str) -> Callable[[], Awaitable[None]]:
         async def sign_in() -> None:
+            # A stream is not answered once settled: move the clock before connecting, and
+            # ask for the settled answer after (AdminService.AdvanceClock, as a simulated call).
+            await self.connection.call(self.connection.admin.AdvanceClock, _JUST_SETTLE)
             desktop = Desktop(self.connection, agent_id, on_message=self._on_desktop_message)
             self.desktops[agent_id] = desktop
             await desktop.connect(common_pb2.PRESENCE_AVAILABLE)
-            self.rpcs += 1
+            await self.connection.call(self.connection.admin.AdvanceClock, _JUST_SETTLE)
+            self.rpcs += 3
 
         return sign_in
 
@@ -361,7 +384,7 @@ class Replay:
                 context={"type": call.call_type, "bank_priority": str(call.file_priority)},
                 client_key=call.key,  # a retry after a crash creates nothing new
             )
-            response = await self.connection.gateway.SubmitWork(request)
+            response = await self.connection.call(self.connection.gateway.SubmitWork, request)
             self.rpcs += 1
             state.conversation_id = response.conversation_id
             state.submitted_at = self.now
@@ -374,10 +397,11 @@ class Replay:
             if state.answered_at is not None:
                 return  # answered before the caller ran out of patience
             try:
-                await self.connection.gateway.AbandonConversation(
+                await self.connection.call(
+                    self.connection.gateway.AbandonConversation,
                     gateway_pb2.AbandonConversationRequest(
                         conversation_id=state.conversation_id, reason="caller hung up"
-                    )
+                    ),
                 )
                 self.rpcs += 1
                 state.abandoned_at = self.now

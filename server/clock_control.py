@@ -1,0 +1,66 @@
+"""Driving the server's time by hand, for AdminService.AdvanceClock and simulated calls.
+
+One object owns moving a manual clock, so that two movers (an AdvanceClock call and a call
+carrying `switchboard-at`, see `simulation.py`) never interleave their timers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from switchboard.actors.centre import Centre
+from switchboard.actors.errors import FailedPrecondition, InvalidArgument
+from switchboard.actors.runtime import Dispatcher
+from switchboard.server import translate
+from switchboard.v1 import admin_pb2
+
+# The last second a protobuf Timestamp can hold (9999-12-31T23:59:59Z).
+LAST_TIMESTAMP_S = 253_402_300_799
+
+
+class ClockControl:
+    def __init__(self, centre: Centre, dispatcher: Dispatcher) -> None:
+        self.centre = centre
+        self.dispatcher = dispatcher
+        self._lock = asyncio.Lock()
+
+    @property
+    def manual(self) -> bool:
+        return getattr(self.centre.clock, "manual", False)
+
+    async def advance(self, target: float | None) -> int:
+        """Move a manual clock forward to `target` (None: stay), firing due timers in order,
+        and return once the engine has settled. Time never goes back: a target in the past
+        only settles. Returns the number of timers fired."""
+        if target is not None:
+            if not self.manual:
+                raise FailedPrecondition(
+                    "this server runs on the system clock; start it with --clock manual to "
+                    "drive time"
+                )
+            if not 0 <= target <= LAST_TIMESTAMP_S:
+                raise InvalidArgument(
+                    f"the time must lie between 1970-01-01 and 9999-12-31 (got {target} s)"
+                )
+        async with self._lock:
+            if not self.manual:
+                await self.dispatcher.settled()
+                return 0
+            clock = self.centre.clock
+            before = clock.now()
+            fired = await clock.advance_to(  # type: ignore[attr-defined]
+                before if target is None else target, self.dispatcher.settled
+            )
+            if clock.now() != before:
+                self.centre.journal.clock_moved(clock.now())  # a restart goes on from here
+            return fired
+
+    def where_things_are(self, fired: int = 0) -> admin_pb2.AdvanceClockResponse:
+        """The barrier a client waits on: what time it is and how far each desktop stream
+        has been pushed."""
+        return admin_pb2.AdvanceClockResponse(
+            now=translate.timestamp(self.centre.clock.now()),
+            desktop_messages_sent=self.centre.pushes.sent,
+            last_sequences=self.centre.pushes.last_sequences(),
+            timers_fired=fired,
+        )
