@@ -28,10 +28,13 @@ class ClockControl:
     def manual(self) -> bool:
         return getattr(self.centre.clock, "manual", False)
 
-    async def advance(self, target: float | None) -> int:
+    async def advance(self, target: float | None, *, commit_alone: bool = True) -> int:
         """Move a manual clock forward to `target` (None: stay), firing due timers in order,
         and return once the engine has settled. Time never goes back: a target in the past
-        only settles. Returns the number of timers fired."""
+        only settles. Returns the number of timers fired.
+
+        The new time is journaled in a commit of its own, or (`commit_alone=False`, a call
+        that goes on to commit what it does) with the next commit."""
         if target is not None:
             if not self.manual:
                 raise FailedPrecondition(
@@ -52,7 +55,8 @@ class ClockControl:
                 before if target is None else target, self.dispatcher.settled
             )
             if clock.now() != before:
-                self.centre.journal.clock_moved(clock.now())  # a restart goes on from here
+                # A restart goes on from here.
+                self.centre.journal.clock_moved(clock.now(), alone=commit_alone)
             return fired
 
     def where_things_are(self, fired: int = 0) -> admin_pb2.AdvanceClockResponse:

@@ -18,6 +18,7 @@ Calls without these keys go through untouched.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,6 +31,8 @@ from switchboard.server.malformed import Malformed
 AT_KEY = "switchboard-at"
 SETTLE_KEY = "switchboard-settle"
 SETTLED_KEY = "switchboard-settled-bin"
+
+_SECONDS = re.compile(r"[0-9]{1,15}(\.[0-9]{1,9})?")  # plain decimal seconds, nothing else
 
 
 class SimulationInterceptor(grpc.aio.ServerInterceptor):
@@ -115,10 +118,7 @@ class SimulationInterceptor(grpc.aio.ServerInterceptor):
     async def _move_to(self, value: str | None, context: grpc.aio.ServicerContext) -> None:
         if value is None:
             return
-        try:
-            target = float(value)
-        except ValueError:
-            target = math.nan
+        target = float(value) if _SECONDS.fullmatch(value) else math.nan
         if not math.isfinite(target):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
@@ -126,7 +126,8 @@ class SimulationInterceptor(grpc.aio.ServerInterceptor):
                 f"'933494400.5'; got {value[:40]!r}",
             )
         try:
-            await self.clock.advance(target)
+            # The call commits what it does before it is answered, and the time with it.
+            await self.clock.advance(target, commit_alone=False)
         except EngineError as exc:
             await context.abort(status_of(exc), f"metadata {AT_KEY}: {exc}")
 
