@@ -330,7 +330,10 @@ class Replay:
         elif kind == "assignment":
             cid = message.assignment.conversation.id
             self.checker.assigned(agent_id, cid)
-            self._answered(agent_id, cid)
+            # Auto-accepted work can reach the desktop before the submit that caused it has
+            # its answer: wait until that event is done, so the call is known by its id.
+            async with self.acting:
+                self._answered(agent_id, cid)
         elif kind == "offer_withdrawn":
             self.checker.released(agent_id, message.offer_withdrawn.conversation_id)
         elif kind == "conversation_update":
