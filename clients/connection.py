@@ -53,7 +53,8 @@ class Connection:
             return await method(request)
         metadata = []
         if self.simulated_time is not None:
-            metadata.append((AT_KEY, repr(self.simulated_time)))
+            # Plain decimal seconds, to the microsecond (what the server accepts).
+            metadata.append((AT_KEY, f"{self.simulated_time:.6f}"))
         if self.settle_calls:
             metadata.append((SETTLE_KEY, "1"))
         call = method(request, metadata=tuple(metadata))

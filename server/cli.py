@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         "--clock",
         choices=["system", "manual"],
         default="system",
-        help="manual: time moves only through AdminService.AdvanceClock "
-        "(replays, simulations, tests) [%(default)s]",
+        help="manual: time moves only through AdminService.AdvanceClock or a call carrying "
+        "switchboard-at metadata (replays, simulations, tests) [%(default)s]",
     )
     serve.add_argument("--port-file", help="write HOST:PORT here once listening")
     _logging_options(serve)

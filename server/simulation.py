@@ -6,11 +6,13 @@ trips per call, which on loopback gRPC (about 0.6 ms each on a 2-core machine) i
 replay's time. Instead a call may carry, in its request metadata:
 
 - `switchboard-at: <seconds since the epoch>`: first move the manual clock forward to this
-  time, as AdvanceClock would (time never goes back; a time already past means now);
-- `switchboard-settle: 1` (unary calls): once the call is done, wait until the engine has
-  settled and send, in the trailing metadata `switchboard-settled-bin`, the AdvanceClock
-  answer (the time and, per open desktop stream, the last message pushed on it), so that
-  the client can wait for its desktops to see everything the call caused.
+  time, as AdvanceClock would (time never goes back; a time already past means now). The
+  call happens at that time whatever its answer: a refused call has still moved the clock;
+- `switchboard-settle: 1` or `true` (unary calls; `0` or `false`: no): once the call is done,
+  wait until the engine has settled and send, in the trailing metadata
+  `switchboard-settled-bin`, the AdvanceClock answer (the time, the timers the call fired,
+  and, per open desktop stream, the last message pushed on it), so that the client can wait
+  for its desktops to see everything the call caused.
 
 Calls without these keys go through untouched.
 """
@@ -77,10 +79,11 @@ class SimulationInterceptor(grpc.aio.ServerInterceptor):
                 return await behaviour(request, context)  # refused; time stays where it is
             at, settle = _keys(context)
             wanted = await self._settle_wanted(settle, context)
-            await self._move_to(at, context)
+            fired = await self._move_to(at, context)
             response = await behaviour(request, context)
             if wanted:
-                answer = self.clock.where_things_are(await self.clock.advance(None))
+                fired += await self.clock.advance(None)
+                answer = self.clock.where_things_are(fired)
                 await self.clock.centre.journal.synced()
                 context.set_trailing_metadata(((SETTLED_KEY, answer.SerializeToString()),))
             return response
@@ -115,21 +118,24 @@ class SimulationInterceptor(grpc.aio.ServerInterceptor):
         )
         return False  # unreachable: abort raises
 
-    async def _move_to(self, value: str | None, context: grpc.aio.ServicerContext) -> None:
+    async def _move_to(self, value: str | None, context: grpc.aio.ServicerContext) -> int:
+        """Move the clock to the call's time; returns the number of timers fired."""
         if value is None:
-            return
+            return 0
         target = float(value) if _SECONDS.fullmatch(value) else math.nan
         if not math.isfinite(target):
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
-                f"metadata {AT_KEY} must be the time in seconds since the epoch, like "
-                f"'933494400.5'; got {value[:40]!r}",
+                f"metadata {AT_KEY} must be the time in seconds since the epoch, in plain "
+                f"decimals (at most 15 digits, and 9 after the point), like '933494400.5'; "
+                f"got {value[:40]!r}",
             )
         try:
             # The call commits what it does before it is answered, and the time with it.
-            await self.clock.advance(target, commit_alone=False)
+            return await self.clock.advance(target, commit_alone=False)
         except EngineError as exc:
             await context.abort(status_of(exc), f"metadata {AT_KEY}: {exc}")
+        return 0  # unreachable: abort raises
 
 
 def _keys(context: grpc.aio.ServicerContext) -> tuple[str | None, str | None]:

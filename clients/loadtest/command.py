@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import grpc
 from switchboard.clients.loadtest.run import Plan, run_plan
 from switchboard.clients.loadtest.stats import summary
 
@@ -69,7 +70,7 @@ def run_command(args: argparse.Namespace) -> int:
 
         server = ServerProcess(args.config, manual_clock=False)
         address = server.start()
-        print(f"server started on {address} (log: {server.log_path})", file=sys.stderr)
+        print(f"server started on {address}", file=sys.stderr)
     try:
         plan = Plan(
             address=address,
@@ -87,7 +88,15 @@ def run_command(args: argparse.Namespace) -> int:
             reconnect=args.reconnect,
             progress=not args.quiet,
         )
-        figures = run_load(plan, args.processes)
+        try:
+            figures = run_load(plan, args.processes)
+        except grpc.RpcError as exc:  # set-up refused: unknown queue, server not there...
+            print(
+                f"switchboard loadtest: the server at {address} refused the set-up: "
+                f"{exc.code().name}: {exc.details()}",  # type: ignore[attr-defined]
+                file=sys.stderr,
+            )
+            return 2
     finally:
         if server is not None:
             server.stop()
