@@ -613,10 +613,20 @@ class Centre:
         self.watchers.discard(watch)
 
     def publish(self, event: ConversationEvent) -> None:
-        """Tell every gateway watching this conversation's work stream. Never blocks."""
-        for watch in self.watchers:
-            if not watch.stream_ids or event.work_stream_id in watch.stream_ids:
-                watch.events.put_nowait(event)
+        """Tell every gateway watching this conversation's work stream, once the journal
+        has committed what the event tells of (as desktop messages). Never blocks."""
+        watchers = [
+            watch
+            for watch in self.watchers
+            if not watch.stream_ids or event.work_stream_id in watch.stream_ids
+        ]
+        if watchers:
+            self.journal.after_commit(lambda: self._tell_watchers(watchers, event))
+
+    @staticmethod
+    def _tell_watchers(watchers: list, event: ConversationEvent) -> None:
+        for watch in watchers:
+            watch.events.put_nowait(event)
 
     def conversation_closed(self, snapshot: ConversationSnapshot) -> None:
         cid = snapshot.ticket.conversation_id

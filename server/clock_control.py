@@ -50,14 +50,22 @@ class ClockControl:
                 await self.dispatcher.settled()
                 return 0
             clock = self.centre.clock
-            before = clock.now()
-            fired = await clock.advance_to(  # type: ignore[attr-defined]
-                before if target is None else target, self.dispatcher.settled
+            journal = self.centre.journal
+            noted = clock.now()
+
+            async def note_and_settle() -> None:
+                # Noted at every step, before anything else runs at the new time: a call
+                # answered in the middle of a long move must not be undone by a crash (a
+                # restart goes on from the last time noted).
+                nonlocal noted
+                if clock.now() != noted:
+                    noted = clock.now()
+                    journal.clock_moved(noted, alone=commit_alone)
+                await self.dispatcher.settled()
+
+            return await clock.advance_to(  # type: ignore[attr-defined]
+                noted if target is None else target, note_and_settle
             )
-            if clock.now() != before:
-                # A restart goes on from here.
-                self.centre.journal.clock_moved(clock.now(), alone=commit_alone)
-            return fired
 
     def where_things_are(self, fired: int = 0) -> admin_pb2.AdvanceClockResponse:
         """The barrier a client waits on: what time it is and how far each desktop stream

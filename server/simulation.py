@@ -77,22 +77,27 @@ class SimulationInterceptor(grpc.aio.ServerInterceptor):
         async def simulated(request: Any, context: grpc.aio.ServicerContext) -> Any:
             if isinstance(request, Malformed):
                 return await behaviour(request, context)  # refused; time stays where it is
-            at, settle = _keys(context)
+            at, settle = await _keys(context)
             wanted = await self._settle_wanted(settle, context)
             fired = await self._move_to(at, context)
-            response = await behaviour(request, context)
-            if wanted:
-                fired += await self.clock.advance(None)
-                answer = self.clock.where_things_are(fired)
+            try:
+                response = await behaviour(request, context)
+                if wanted:
+                    fired += await self.clock.advance(None)
+                    answer = self.clock.where_things_are(fired)
+                    context.set_trailing_metadata(((SETTLED_KEY, answer.SerializeToString()),))
+            finally:
+                # Whatever the answer (a refusal, or a service that never waits for the
+                # journal, like health), the time the call moved the clock to is committed
+                # before it goes out.
                 await self.clock.centre.journal.synced()
-                context.set_trailing_metadata(((SETTLED_KEY, answer.SerializeToString()),))
             return response
 
         return simulated
 
     def _stream(self, behaviour: Any) -> Any:
         async def simulated(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            at, settle = _keys(context)
+            at, settle = await _keys(context)
             if settle is not None:
                 await context.abort(
                     grpc.StatusCode.INVALID_ARGUMENT,
@@ -138,11 +143,16 @@ class SimulationInterceptor(grpc.aio.ServerInterceptor):
         return 0  # unreachable: abort raises
 
 
-def _keys(context: grpc.aio.ServicerContext) -> tuple[str | None, str | None]:
-    at, settle = None, None
+async def _keys(context: grpc.aio.ServicerContext) -> tuple[str | None, str | None]:
+    """The call's simulation keys; each may be given once (two copies that disagree leave
+    no way to tell which was meant)."""
+    found: dict[str, str] = {}
     for key, value in context.invocation_metadata() or ():
-        if key == AT_KEY:
-            at = value
-        elif key == SETTLE_KEY:
-            settle = value
-    return at, settle
+        if key in (AT_KEY, SETTLE_KEY):
+            if key in found:
+                await context.abort(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"metadata {key} is given more than once; give it once",
+                )
+            found[key] = value
+    return found.get(AT_KEY), found.get(SETTLE_KEY)

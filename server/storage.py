@@ -178,6 +178,16 @@ class _Batch:
             if row is not None and not isinstance(row[1], str):
                 self.open_work[cid] = (row[0], records.ticket_to_json(row[1]), *row[2:])
 
+    def _agent_work_let_go_by(self, later: _Batch) -> dict[str, tuple | None]:
+        """This batch's holdings without those the later batch lets go of: written together,
+        the deletions run first, so an earlier holding would otherwise come back."""
+        gone = set(later.let_go)
+        return {
+            cid: row
+            for cid, row in self.agent_work.items()
+            if row is None or (cid, row[1]) not in gone
+        }
+
     def then(self, later: _Batch) -> _Batch:
         """This batch followed by a later one (to retry a failed commit in order)."""
         return _Batch(
@@ -188,7 +198,7 @@ class _Batch:
             self.keys + later.keys,
             self.messages + later.messages,
             {**self.meta, **later.meta},
-            {**self.agent_work, **later.agent_work},
+            {**self._agent_work_let_go_by(later), **later.agent_work},
             self.let_go + later.let_go,
             {**self.profile_counts, **later.profile_counts},
             self.records + later.records,

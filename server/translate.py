@@ -44,10 +44,18 @@ CHANNEL_TO_PROTO = {
 }
 
 
+# What a protobuf Timestamp can hold: 0001-01-01 to 9999-12-31T23:59:59.999999999. A time past
+# either end (an offer expiring after a clock moved to the end of 9999, say) is shown at that
+# end rather than refused: refusing would stop a message, or the journal, for good.
+FIRST_TIMESTAMP_S = -62_135_596_800
+LAST_TIMESTAMP_NS = 253_402_300_799_999_999_999
+
+
 def timestamp(seconds: float) -> Timestamp:
     ts = Timestamp()
     if math.isfinite(seconds):
-        ts.FromNanoseconds(round(seconds * 1e9))
+        nanos = round(seconds * 1e9)
+        ts.FromNanoseconds(min(max(nanos, FIRST_TIMESTAMP_S * 10**9), LAST_TIMESTAMP_NS))
     return ts
 
 
