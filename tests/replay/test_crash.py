@@ -103,3 +103,4 @@ async def test_sigkill_during_a_real_day_loses_no_acknowledged_call(tmp_path) ->
         for connection in connections:
             await connection.close()
         server.kill()
+        server.clean_up()  # its work folder (the journal and log live in tmp_path)
