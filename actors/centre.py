@@ -302,6 +302,10 @@ class Centre:
 
     # --- conversations ---------------------------------------------------------------
 
+    def submitted_before(self, client_key: str) -> bool:
+        """A submit with this key was already taken (a retry creates nothing)."""
+        return client_key in self.keys
+
     def submit(
         self,
         stream_id: str,

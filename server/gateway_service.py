@@ -26,6 +26,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: gateway_pb2.SubmitWorkRequest, context: grpc.aio.ServicerContext
     ) -> gateway_pb2.SubmitWorkResponse:
         stream_id = validation.require_id("work_stream_id", request.work_stream_id)
+        retry = bool(request.client_key) and self.centre.submitted_before(request.client_key)
         conversation_id, queue_id = self.centre.submit(
             stream_id,
             customer_id=validation.optional_id("customer.id", request.customer.id),
@@ -42,8 +43,8 @@ class GatewayService(gateway_pb2_grpc.GatewayServiceServicer):
             client_key=validation.optional_id("client_key", request.client_key),
         )
         state = common_pb2.CONVERSATION_STATE_OPEN
-        if request.client_key:
-            # A retry: say where the conversation is now, not where it was at first.
+        if retry:
+            # Say where the conversation is now, not where it was at first.
             snapshot = await self.centre.conversation_snapshot(conversation_id)
             if snapshot is not None:
                 state = translate.STATE_TO_PROTO[snapshot.state]
