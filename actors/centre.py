@@ -86,7 +86,7 @@ class Journal(Protocol):
 
     async def synced(self) -> None: ...
 
-    def clock_moved(self, now: float, *, alone: bool = True) -> None: ...
+    def clock_moved(self, now: float) -> None: ...
 
 
 class NullJournal:
@@ -125,7 +125,7 @@ class NullJournal:
     async def synced(self) -> None:
         pass
 
-    def clock_moved(self, now: float, *, alone: bool = True) -> None:
+    def clock_moved(self, now: float) -> None:
         pass
 
 

@@ -28,13 +28,13 @@ class ClockControl:
     def manual(self) -> bool:
         return getattr(self.centre.clock, "manual", False)
 
-    async def advance(self, target: float | None, *, commit_alone: bool = True) -> int:
+    async def advance(self, target: float | None) -> int:
         """Move a manual clock forward to `target` (None: stay), firing due timers in order,
         and return once the engine has settled. Time never goes back: a target in the past
         only settles. Returns the number of timers fired.
 
-        The new time is journaled in a commit of its own, or (`commit_alone=False`, a call
-        that goes on to commit what it does) with the next commit."""
+        The new time is journaled at every step and committed with the next commit, which
+        the caller's answer waits for (`Storage.synced`)."""
         if target is not None:
             if not self.manual:
                 raise FailedPrecondition(
@@ -60,7 +60,7 @@ class ClockControl:
                 nonlocal noted
                 if clock.now() != noted:
                     noted = clock.now()
-                    journal.clock_moved(noted, alone=commit_alone)
+                    journal.clock_moved(noted)
                 await self.dispatcher.settled()
 
             return await clock.advance_to(  # type: ignore[attr-defined]

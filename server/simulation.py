@@ -136,8 +136,7 @@ class SimulationInterceptor(grpc.aio.ServerInterceptor):
                 f"got {value[:40]!r}",
             )
         try:
-            # The call commits what it does before it is answered, and the time with it.
-            return await self.clock.advance(target, commit_alone=False)
+            return await self.clock.advance(target)
         except EngineError as exc:
             await context.abort(status_of(exc), f"metadata {AT_KEY}: {exc}")
         return 0  # unreachable: abort raises

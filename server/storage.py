@@ -223,7 +223,6 @@ class Storage:
         self._committed = 0
         self._waiters: deque[tuple[int, Callable[[], None]]] = deque()
         self._failing = False  # the last commit failed: retry on the writer thread
-        self._clock_uncounted = False  # the batch holds a clock time no record counted
         self._rows_since_checkpoint = 0
 
     # --- opening ---------------------------------------------------------------------
@@ -447,15 +446,12 @@ class Storage:
         self._batch.profile_counts[agent_id] = (agent_id, day, json.dumps(used))
         self._added()
 
-    def clock_moved(self, now: float, *, alone: bool = True) -> None:
-        """The manual clock moved (a restart goes on from here). `alone=False`: no commit of
-        its own; it goes with the next one (a simulated call moves the clock, then commits
-        what it did)."""
+    def clock_moved(self, now: float) -> None:
+        """The manual clock moved (a restart goes on from here). No commit of its own: the
+        time goes out with the next one, and `synced` makes sure there is one before any
+        answer (a clock move is always followed by an answer: AdvanceClock's, or that of
+        the call that carried `switchboard-at`)."""
         self._batch.meta["clock"] = repr(now)
-        if alone:
-            self._added()
-        else:
-            self._clock_uncounted = True  # `synced` counts it if nothing else carries it
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Call `callback` once everything handed over so far is committed, in the order
@@ -467,7 +463,7 @@ class Storage:
 
     async def synced(self) -> None:
         """Wait until everything handed over so far is committed (before answering)."""
-        if self._clock_uncounted:
+        if self._batch.meta and not self._batch.records:
             self._added()  # a call that changed nothing else must not lose the time it set
         if self._recorded == self._committed:
             return
@@ -478,7 +474,6 @@ class Storage:
     def _added(self) -> None:
         self._recorded += 1
         self._batch.records += 1
-        self._clock_uncounted = False  # the time, if moved, goes out with this record
         if not self._flush_scheduled and self._loop is not None:
             self._flush_scheduled = True
             self._loop.call_soon(self._flush)
@@ -490,7 +485,6 @@ class Storage:
             # goes in the next one.
             return
         batch, self._batch = self._batch, _Batch()
-        self._clock_uncounted = False  # it goes out with this batch
         if batch.empty():
             return
         batch.serialise()  # here, on the loop's thread: the tickets may change after
