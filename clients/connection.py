@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -274,30 +274,22 @@ async def settle(
     if to is not None:
         request.to.CopyFrom(to)
     response = await connection.admin.AdvanceClock(request)
-    try:
-        async with asyncio.timeout(timeout):
-            while True:
-                seen: dict[str, int] = {}
-                for desktop in desktops:
-                    if desktop.reading:
-                        seen[desktop.agent_id] = max(
-                            seen.get(desktop.agent_id, 0), desktop.last_sequence
-                        )
-                missing = [
-                    agent
-                    for agent, last in response.last_sequences.items()
-                    if seen.get(agent, -1) < last
-                ]
-                if not missing:
-                    return response
-                connection.delivered.clear()
-                try:
-                    await asyncio.wait_for(connection.delivered.wait(), RECHECK_S)
-                except TimeoutError:
-                    response = await connection.admin.AdvanceClock(admin_pb2.AdvanceClockRequest())
-    except TimeoutError:
-        msg = f"desktops of {', '.join(sorted(missing))} never got all their messages"
-        raise TimeoutError(msg) from None
+
+    def missing() -> list[str]:
+        seen: dict[str, int] = {}
+        for desktop in desktops:
+            if desktop.reading:
+                seen[desktop.agent_id] = max(seen.get(desktop.agent_id, 0), desktop.last_sequence)
+        return [
+            agent for agent, last in response.last_sequences.items() if seen.get(agent, -1) < last
+        ]
+
+    async def ask_again() -> None:
+        nonlocal response
+        response = await connection.admin.AdvanceClock(admin_pb2.AdvanceClockRequest())
+
+    await _until_delivered(connection, missing, timeout, ask_again)
+    return response
 
 
 async def caught_up(connection: Connection, desktops: list[Desktop], timeout: float = 30.0) -> None:
@@ -307,20 +299,40 @@ async def caught_up(connection: Connection, desktops: list[Desktop], timeout: fl
     everything those answers caused has been seen too. A desktop no longer reading (hung
     up, or its stream ended) is not waited for."""
     expected = connection.expected
+
+    def missing() -> list[str]:
+        return [
+            d.agent_id
+            for d in desktops
+            if d.reading and d.last_sequence < expected.get(d.agent_id, 0)
+        ]
+
+    await _until_delivered(connection, missing, timeout)
+
+
+async def _until_delivered(
+    connection: Connection,
+    missing: Callable[[], list[str]],
+    timeout: float,
+    when_quiet: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Wait, message by message as desktops handle them, until `missing()` names no agent.
+    With `when_quiet`, a wait of RECHECK_S with no message calls it (to ask again)."""
+    lagging = missing()
     try:
         async with asyncio.timeout(timeout):
-            while True:
-                missing = [
-                    d.agent_id
-                    for d in desktops
-                    if d.reading and d.last_sequence < expected.get(d.agent_id, 0)
-                ]
-                if not missing:
-                    return
+            while lagging:
                 connection.delivered.clear()
-                await connection.delivered.wait()
+                if when_quiet is None:
+                    await connection.delivered.wait()
+                else:
+                    try:
+                        await asyncio.wait_for(connection.delivered.wait(), RECHECK_S)
+                    except TimeoutError:
+                        await when_quiet()
+                lagging = missing()
     except TimeoutError:
-        msg = f"desktops of {', '.join(sorted(missing))} never got all their messages"
+        msg = f"desktops of {', '.join(sorted(lagging))} never got all their messages"
         raise TimeoutError(msg) from None
 
 
