@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -51,3 +52,41 @@ def children() -> Iterator[list[subprocess.Popen]]:
     finally:
         for process in started:
             reap(process)
+
+
+def serve_manual(
+    tmp_path: Path,
+    db: Path,
+    name: str,
+    config: str,
+    *,
+    listen: str = "127.0.0.1:0",
+    log_level: str = "warning",
+    stdout: int = subprocess.DEVNULL,
+    **kwargs,
+) -> tuple[subprocess.Popen, Path]:
+    """`switchboard serve` on a manual clock in a child process, with `config` written to
+    NAME.yaml; returns the process and the file it writes its address to."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(config)
+    port_file = tmp_path / f"{name}.port"
+    process = spawn(
+        [SWITCHBOARD, "serve", "--config", str(path), "--listen", listen,
+         "--port-file", str(port_file), "--db", str(db), "--clock", "manual",
+         "--log-level", log_level],
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )  # fmt: skip
+    return process, port_file
+
+
+async def started(process: subprocess.Popen, port_file: Path):
+    """A ready `Connection` to a child started by `serve_manual`, once it listens."""
+    from switchboard.clients.connection import Connection
+
+    address = await asyncio.to_thread(wait_for_file, port_file, process)
+    conn = Connection(address)
+    await conn.wait_ready()
+    return conn

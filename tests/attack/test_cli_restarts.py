@@ -20,7 +20,7 @@ from switchboard.clients.connection import Connection, Desktop, settle
 from switchboard.v1 import admin_pb2, common_pb2, desktop_pb2, gateway_pb2
 
 from tests.attack.checks import CLOSED
-from tests.attack.procs import SWITCHBOARD, children, spawn, wait_for_file
+from tests.attack.procs import SWITCHBOARD, children, serve_manual, spawn, started, wait_for_file
 
 CONFIG = """
 work_streams:
@@ -37,38 +37,7 @@ agents:
 
 
 def serve(tmp_path: Path, db: Path, name: str, listen: str = "127.0.0.1:0") -> tuple:
-    config = tmp_path / "c.yaml"
-    config.write_text(CONFIG)
-    port_file = tmp_path / f"{name}.port"
-    process = spawn(
-        [
-            SWITCHBOARD,
-            "serve",
-            "--config",
-            str(config),
-            "--listen",
-            listen,
-            "--port-file",
-            str(port_file),
-            "--db",
-            str(db),
-            "--clock",
-            "manual",
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return process, port_file
-
-
-async def started(process, port_file) -> Connection:
-    address = await asyncio.to_thread(wait_for_file, port_file, process)
-    conn = Connection(address)
-    await conn.wait_ready()
-    return conn
+    return serve_manual(tmp_path, db, name, CONFIG, listen=listen, stdout=subprocess.PIPE)
 
 
 def refused(process, timeout: float = 30.0) -> tuple[int, str]:

@@ -239,33 +239,15 @@ AGENTS = ["a1", "a2", "a3", "a4"]
 
 
 def serve_proc(tmp_path, db, name: str, config: str = KILL_CONFIG):
-    import subprocess
+    from tests.attack.procs import serve_manual
 
-    from tests.attack.procs import SWITCHBOARD, spawn
-
-    path = tmp_path / "kill.yaml"
-    path.write_text(config)
-    port_file = tmp_path / f"{name}.port"
-    process = spawn(
-        [SWITCHBOARD, "serve", "--config", str(path), "--listen", "127.0.0.1:0",
-         "--port-file", str(port_file), "--db", str(db), "--clock", "manual",
-         "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return process, port_file
+    return serve_manual(tmp_path, db, name, config)
 
 
 async def connect_to(process, port_file):
-    from switchboard.clients.connection import Connection
+    from tests.attack.procs import started
 
-    from tests.attack.procs import wait_for_file
-
-    address = await asyncio.to_thread(wait_for_file, port_file, process)
-    conn = Connection(address)
-    await conn.wait_ready()
-    return conn
+    return await started(process, port_file)
 
 
 def last_words(desktop: Desktop) -> dict[str, str]:

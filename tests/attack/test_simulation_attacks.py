@@ -38,7 +38,7 @@ from switchboard.server import storage as storage_module
 from switchboard.server.storage import Storage
 from switchboard.v1 import admin_pb2, common_pb2, gateway_pb2, supervisor_pb2
 
-from tests.attack.procs import SWITCHBOARD, children, spawn, wait_for_file
+from tests.attack.procs import children, serve_manual, started
 from tests.integration.support import AVAILABLE, T0, Centre, offers
 
 AT_KEY = "switchboard-at"
@@ -85,26 +85,7 @@ async def settled_answer(call: Any) -> admin_pb2.AdvanceClockResponse | None:
 def serve(
     tmp_path: Path, db: Path, name: str, config: str = QUEUED, **kwargs: Any
 ) -> tuple[subprocess.Popen, Path]:
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(config)
-    port_file = tmp_path / f"{name}.port"
-    process = spawn(
-        [SWITCHBOARD, "serve", "--config", str(path), "--listen", "127.0.0.1:0",
-         "--port-file", str(port_file), "--db", str(db), "--clock", "manual",
-         "--log-level", "error"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kwargs,
-    )  # fmt: skip
-    return process, port_file
-
-
-async def started(process: subprocess.Popen, port_file: Path) -> Connection:
-    address = await asyncio.to_thread(wait_for_file, port_file, process)
-    conn = Connection(address)
-    await conn.wait_ready()
-    return conn
+    return serve_manual(tmp_path, db, name, config, log_level="error", **kwargs)
 
 
 async def queue_many(conn: Connection) -> None:

@@ -19,7 +19,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from switchboard.clients.connection import Connection, Desktop, caught_up, settle
 from switchboard.v1 import admin_pb2, common_pb2, desktop_pb2, gateway_pb2, supervisor_pb2
 
-from tests.attack.procs import SWITCHBOARD, children, spawn, wait_for_file
+from tests.attack.procs import children, serve_manual, started
 from tests.conftest import ServerHarness
 from tests.integration.support import (
     ACTIVE,
@@ -537,38 +537,7 @@ async def test_a_refused_call_with_settle_carries_no_settled_answer(harness) -> 
 
 
 def serve(tmp_path: Path, db: Path, name: str) -> tuple[subprocess.Popen, Path]:
-    config = tmp_path / "crash.yaml"
-    config.write_text(CONFIG)
-    port_file = tmp_path / f"{name}.port"
-    process = spawn(
-        [
-            SWITCHBOARD,
-            "serve",
-            "--config",
-            str(config),
-            "--listen",
-            "127.0.0.1:0",
-            "--port-file",
-            str(port_file),
-            "--db",
-            str(db),
-            "--clock",
-            "manual",
-            "--log-level",
-            "warning",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    return process, port_file
-
-
-async def started(process: subprocess.Popen, port_file: Path) -> Connection:
-    address = await asyncio.to_thread(wait_for_file, port_file, process)
-    conn = Connection(address)
-    await conn.wait_ready()
-    return conn
+    return serve_manual(tmp_path, db, name, CONFIG)
 
 
 async def server_time(conn: Connection) -> float:
