@@ -80,8 +80,9 @@ class SimulationInterceptor(grpc.aio.ServerInterceptor):
             at, settle = await _keys(context)
             wanted = await self._settle_wanted(settle, context)
             fired = await self._move_to(at, context)
+            journal = self.clock.centre.journal
             try:
-                response = await behaviour(request, context)
+                response = await behaviour(request, _CommittedFirst(context, journal))
                 if wanted:
                     fired += await self.clock.advance(None)
                     answer = self.clock.where_things_are(fired)
@@ -90,7 +91,7 @@ class SimulationInterceptor(grpc.aio.ServerInterceptor):
                 # Whatever the answer (a refusal, or a service that never waits for the
                 # journal, like health), the time the call moved the clock to is committed
                 # before it goes out.
-                await self.clock.centre.journal.synced()
+                await journal.synced()
             return response
 
         return simulated
@@ -106,6 +107,9 @@ class SimulationInterceptor(grpc.aio.ServerInterceptor):
                 )
             if not isinstance(request, Malformed):
                 await self._move_to(at, context)
+                # A stream's first message goes out before it ends: the time it tells of
+                # must be on disk by then.
+                await self.clock.centre.journal.synced()
             async for item in behaviour(request, context):
                 yield item
 
@@ -140,6 +144,23 @@ class SimulationInterceptor(grpc.aio.ServerInterceptor):
         except EngineError as exc:
             await context.abort(status_of(exc), f"metadata {AT_KEY}: {exc}")
         return 0  # unreachable: abort raises
+
+
+class _CommittedFirst:
+    """The call's context, but a refusal waits for the journal: `context.abort` sends the
+    status at once, before the handler's own code (and the interceptor's `finally`) runs
+    on, and a refused call has still moved the clock."""
+
+    def __init__(self, context: grpc.aio.ServicerContext, journal: Any) -> None:
+        self._context = context
+        self._journal = journal
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+    async def abort(self, *args: Any, **kwargs: Any) -> None:
+        await self._journal.synced()
+        await self._context.abort(*args, **kwargs)
 
 
 async def _keys(context: grpc.aio.ServicerContext) -> tuple[str | None, str | None]:
