@@ -16,7 +16,21 @@ REPO = Path(__file__).resolve().parents[2]
 SWITCHBOARD = str(Path(sys.executable).with_name("switchboard"))
 
 
-def spawn(args: list[str], **kwargs) -> subprocess.Popen:
+# Sets a soft limit on the size of files the child may write, then becomes the child. A
+# `preexec_fn` would do the same, but it makes subprocess fork the test process, whose gRPC
+# threads' fork handlers then run in the forked copy (seen: an abort in grpc's epoll poller).
+_LIMIT_FILE_SIZE_THEN_EXEC = (
+    "import os, resource, sys;"
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), resource.RLIM_INFINITY));"
+    "os.execv(sys.argv[2], sys.argv[2:])"
+)
+
+
+def spawn(args: list[str], *, file_size_limit: int | None = None, **kwargs) -> subprocess.Popen:
+    """Start `args` in the repository; `file_size_limit`: a soft RLIMIT_FSIZE in bytes (a
+    disk that fills up), which the test may lift again with `resource.prlimit`."""
+    if file_size_limit is not None:
+        args = [sys.executable, "-c", _LIMIT_FILE_SIZE_THEN_EXEC, str(file_size_limit), *args]
     return subprocess.Popen(args, cwd=REPO, env={**os.environ}, **kwargs)
 
 

@@ -679,16 +679,13 @@ async def test_a_full_disk_acknowledges_nothing_and_recovers_when_space_returns(
     config.write_text(KILL_CONFIG)
     port_file = tmp_path / "full.port"
 
-    def small_files() -> None:  # soft limit only, so the test may lift it again
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
-
     with children() as procs:
         process = spawn(
             [SWITCHBOARD, "serve", "--config", str(config), "--listen", "127.0.0.1:0",
              "--port-file", str(port_file), "--db", str(db), "--clock", "manual",
              "--log-level", "error"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-            preexec_fn=small_files,
+            file_size_limit=limit,
         )
         procs.append(process)
         conn = await connect_to(process, port_file)

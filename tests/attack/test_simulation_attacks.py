@@ -59,7 +59,9 @@ agents:
 
 
 def secs(ts: Any) -> float:
-    return ts.seconds + ts.nanos / 1e9
+    # Rounded to the nanosecond a Timestamp holds: 1 + 735_000_000 / 1e9 is one ulp short of
+    # 1.735, which would read as the clock going back.
+    return round(ts.seconds + ts.nanos / 1e9, 9)
 
 
 def at(t: float) -> tuple[str, str]:
@@ -708,12 +710,9 @@ agents:
   - {id: a1, capacity: 1}
 """
 
-    def small_files() -> None:  # soft limit only, so the test may lift it again
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
-
     acked: dict[str, str] = {}
     with children() as procs:
-        process, port_file = serve(tmp_path, db, "full", config, preexec_fn=small_files)
+        process, port_file = serve(tmp_path, db, "full", config, file_size_limit=limit)
         procs.append(process)
         conn = await started(process, port_file)
         stuck = None
