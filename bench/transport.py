@@ -26,7 +26,13 @@ import grpc
 SERVICE = "bench.Bare"
 UNARY = f"/{SERVICE}/Echo"
 STREAM = f"/{SERVICE}/Listen"
-OPTIONS = [("grpc.so_reuseport", 0)]
+# The bare server gets the same pending-call limits as Switchboard's (server/app.py), so
+# that bursts are measured alike.
+OPTIONS = [
+    ("grpc.so_reuseport", 0),
+    ("grpc.server.max_pending_requests", 50_000),
+    ("grpc.server.max_pending_requests_hard_limit", 50_000),
+]
 
 
 def _identity(data: bytes) -> bytes:

@@ -42,9 +42,17 @@ from switchboard.v1 import (
 
 log = structlog.get_logger("switchboard.server")
 
+MAX_PENDING_CALLS = 50_000
 GRPC_OPTIONS = [
     # Desktops reconnecting all at once must not be dropped (DESIGN.md, reconnect storms).
     ("grpc.max_concurrent_streams", 100_000),
+    # Calls that arrive faster than the server asks gRPC core for them wait in core's pending
+    # list; past 1,000 of them core starts cancelling new ones, and past 3,000 cancels them
+    # all (`CANCELLED` with no reason given). A burst of 5,000 reads, or 10,000 desktops
+    # reconnecting, is ordinary here, so the list may hold what 10,000 desktops and their
+    # gateways have in flight at once.
+    ("grpc.server.max_pending_requests", MAX_PENDING_CALLS),
+    ("grpc.server.max_pending_requests_hard_limit", MAX_PENDING_CALLS),
     ("grpc.so_reuseport", 0),
     ("grpc.max_receive_message_length", 1024 * 1024),
 ]

@@ -1,7 +1,11 @@
 """Malformed input at the wire: bytes that are not the request message, messages over the
-size limit, maps with huge numbers of entries, and unicode edge cases in ids."""
+size limit, maps with huge numbers of entries, unicode edge cases in ids, and
+bursts of calls larger than gRPC core lets wait by default."""
 
 from __future__ import annotations
+
+import asyncio
+from collections import Counter
 
 import grpc
 import pytest
@@ -155,3 +159,22 @@ async def test_unicode_agent_ids(harness, agent_id, accepted) -> None:
     assert cid in offers(desktop) or cid in offers(centre.desktops.get("a1", desktop))
     conversation = await centre.conversation(cid)
     assert conversation.customer.id == agent_id
+
+
+async def test_a_burst_of_5000_calls_at_once_is_answered_in_full(harness) -> None:
+    # gRPC core cancels calls that wait for the server past its pending-call limit (1,000
+    # soft, 3,000 hard by default), with a bare CANCELLED: a gateway's burst of reads, or a
+    # reconnect storm, must all be answered.
+    centre = await Centre.start(harness, CONFIG)
+    cid = (await centre.submit()).conversation_id
+    request = gateway_pb2.GetConversationRequest(conversation_id=cid)
+
+    async def read() -> str:
+        try:
+            answer = await centre.conn.gateway.GetConversation(request)
+        except grpc.aio.AioRpcError as error:
+            return error.code().name
+        return answer.conversation.id
+
+    answers = await asyncio.gather(*(read() for _ in range(5000)))
+    assert Counter(answers) == {cid: 5000}
