@@ -2,7 +2,7 @@
 
     switchboard loadtest [--target HOST:PORT | --serve] [--desktops 1000] [--processes 1]
                          [--rate N | --max] [--duration 10] [--handle-time 0] [--wrap-time 0]
-                         [--json FILE]
+                         [--drain 10] [--json FILE]
 
 With `--serve` it starts `switchboard serve` on the bundled configuration
 (examples/loadtest/switchboard.yaml, system clock, a fresh journal) and stops it after.
@@ -44,6 +44,12 @@ def add_loadtest_command(commands: Any) -> None:
     rate.add_argument("--max", action="store_true", help="as fast as possible (the default)")
     p.add_argument("--concurrency", type=int, default=64, help="submits in flight per process")
     p.add_argument("--duration", type=float, default=10.0, help="seconds of submitting")
+    p.add_argument(
+        "--drain",
+        type=float,
+        default=10.0,
+        help="after the last submit, seconds to wait for open work to close [%(default)s]",
+    )
     p.add_argument("--handle-time", type=float, default=0.0, help="seconds an agent holds work")
     p.add_argument("--wrap-time", type=float, default=0.0, help="seconds of wrap-up")
     p.add_argument(
@@ -85,6 +91,7 @@ def run_command(args: argparse.Namespace) -> int:
             handle_s=args.handle_time,
             wrap_s=args.wrap_time,
             warmup_s=args.warmup,
+            drain_s=args.drain,
             reconnect=args.reconnect,
             progress=not args.quiet,
         )

@@ -103,7 +103,8 @@ class LoadRun:
         self.measure_from = submit_started + plan.warmup_s
         await self._submit_for(plan.duration_s)
         self.outcome.submit_wall_s = time.perf_counter() - submit_started
-        deadline = time.perf_counter() + plan.drain_s
+        # Without desktops nobody will finish the work submitted: nothing to wait for.
+        deadline = time.perf_counter() + (plan.drain_s if plan.desktops else 0.0)
         while self.open and time.perf_counter() < deadline:
             await asyncio.sleep(0.01)  # the client waiting for its agents, not engine logic
         self.outcome.wall_s = time.perf_counter() - started

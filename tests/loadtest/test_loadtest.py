@@ -74,3 +74,20 @@ async def test_a_short_run_against_a_real_server_closes_everything_it_submits(ha
     assert outcome.submitted > 0
     assert outcome.closed == outcome.accepted == outcome.offered == outcome.submitted
     assert len(outcome.submit_to_offer_ms) == outcome.submitted
+
+
+async def test_submits_alone_finish_without_waiting_for_agents_that_are_not_there(harness) -> None:
+    connection = await harness.start(CONFIG, manual_clock=False)
+    plan = Plan(
+        address=connection.address,
+        desktops=0,
+        duration_s=0.3,
+        concurrency=4,
+        warmup_s=0.0,
+        drain_s=60.0,  # would be waited out in full if anyone were expected to close work
+        progress=False,
+    )
+    outcome = await LoadRun(plan).run()
+    assert outcome.errors == {}
+    assert outcome.submitted > 0 and outcome.closed == 0
+    assert outcome.wall_s < 30, "waited for work nobody will close"
