@@ -25,6 +25,7 @@ from switchboard.actors.desktop_link import DesktopLink, Envelope, PushCounter
 from switchboard.actors.domain.classification import classify
 from switchboard.actors.domain.model import (
     DEFAULT_AUTO_CLOSE,
+    EMPTY_MAP,
     QUEUE_TYPE_OF_CHANNEL,
     AgentSpec,
     AgentView,
@@ -348,7 +349,12 @@ class Centre:
             raise NotFound(f"preferred agent(s) {', '.join(unknown)} unknown")
         context = dict(context or {})
         attributes = dict(customer_attributes or {})
-        variables = route_variables(stream_id, context, customer_id, attributes, priority)
+        # What conditions see; a stream with no conditions skips building it (~20 µs).
+        variables = (
+            route_variables(stream_id, context, customer_id, attributes, priority)
+            if stream.rulesets or stream.route_rules
+            else EMPTY_MAP
+        )
         classification = classify(stream.rulesets, variables)
         outputs = classification.outputs
         if outputs.priority is not None:

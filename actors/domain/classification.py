@@ -81,12 +81,17 @@ class Classification:
     trace: tuple[str, ...]
 
 
+UNCLASSIFIED = Classification(Outputs(), ())
+
+
 def classify(rulesets: tuple[Ruleset, ...], variables: Mapping | cel.Context) -> Classification:
     """Run the rulesets in order over `variables` (everything but `outputs`).
 
     Given a `cel.Context`, it is reused and left holding the final `outputs`: building a
     context costs ~17 µs, replacing one variable in it ~5 µs, evaluating a rule ~0.3 µs.
     """
+    if not rulesets:
+        return UNCLASSIFIED
     context = variables if isinstance(variables, cel.Context) else cel.Context(dict(variables))
     outputs = Outputs()
     context.add_variable("outputs", outputs.as_variable())
