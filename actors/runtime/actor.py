@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
+import uuid
 from collections import deque
 from typing import Any
 
@@ -44,6 +46,11 @@ class _Mailbox:
 
     def empty(self) -> bool:
         return not self._messages
+
+
+# Actor urns: unique in this process and, through the random prefix, across processes.
+_URN_PREFIX = f"urn:switchboard:{uuid.uuid4().hex}:"
+_actor_numbers = itertools.count(1)
 
 
 class _StopFlag:
@@ -108,9 +115,13 @@ class LoopActor(pykka.Actor):
         return actor.actor_ref
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # The fields pykka.Actor.__init__ sets, set here instead: it would build a
+        # threading.Event and a uuid4 for each actor (a fifth of what starting a conversation
+        # costs), only for us to replace the event and never look the urn up.
         self._scheduled = False
         self._dispatcher = get_dispatcher()
-        super().__init__(*args, **kwargs)
+        self.actor_urn = f"{_URN_PREFIX}{next(_actor_numbers)}"
+        self.actor_inbox = self._create_actor_inbox()
         self.actor_stopped = _StopFlag()  # type: ignore[assignment]
         self._actor_ref = LoopActorRef(self)
 
