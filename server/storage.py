@@ -10,9 +10,10 @@ commits, not many small ones). Nothing a client is told goes out before the reco
 it are committed: answers wait for `synced()`, desktop messages are released by
 `after_commit`.
 
-Where a batch is committed depends on its size. A large one (a busy server) goes to a single
-writer thread, where SQLite's work runs beside the event loop. A small one (a quiet server,
-a replay: one call at a time) is committed on the loop itself: in WAL mode with
+Where a batch is committed depends on how busy the server is. A large one, or one that many
+calls wait for (a busy server), goes to a single writer thread, where SQLite's work runs
+beside the event loop. A small one (a quiet server, a replay: one call at a time) is
+committed on the loop itself: in WAL mode with
 synchronous=NORMAL a commit only appends to the WAL file, some tens of microseconds, while
 handing it to the thread and back costs about half a millisecond of latency on every answer.
 Checkpoints, the part that syncs the disk, are never automatic: they always run on the
@@ -132,9 +133,13 @@ log = structlog.get_logger("switchboard.storage")
 
 RETRY_S = 0.5  # after a failed commit (a full disk, say), try again this soon
 
-# A batch of at most this many records is committed on the event loop, a larger one on the
-# writer thread (see the module's docstring; measured in bench/README.md, "The replay").
+# A batch of at most this many records, that at most this many answers and desktop messages
+# wait for, is committed on the event loop; any other on the writer thread (see the module's
+# docstring). One call at a time (a replay, a quiet centre) wants the loop: no hand-over
+# latency. Many calls at once want the thread: SQLite's work runs beside the loop, and the
+# batches grow while a commit is out.
 INLINE_RECORDS = 64
+INLINE_WAITERS = 4
 # After this many rows written since the last checkpoint (each dirties at most a page or two
 # of the WAL), the writer thread copies the WAL back into the database file. SQLite's own
 # automatic checkpoint would do it every 1,000 pages, inside whichever commit crossed the line.
@@ -489,7 +494,8 @@ class Storage:
             return
         batch.serialise()  # here, on the loop's thread: the tickets may change after
         covered = self._recorded
-        if batch.records <= INLINE_RECORDS and not self._failing:
+        quiet = batch.records <= INLINE_RECORDS and len(self._waiters) <= INLINE_WAITERS
+        if quiet and not self._failing:
             try:
                 rows = self._write(batch)
             except Exception as exc:  # any failure: keep the batch and retry it
