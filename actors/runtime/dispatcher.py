@@ -25,6 +25,8 @@ class Dispatcher:
         self._ready: deque[LoopActor] = deque()
         self._turn_pending = False
         self._idle_waiters: list[asyncio.Future[None]] = []
+        self._turns = 0  # turns run so far
+        self._settled_after = -1  # the turn count when settled() last found everything done
 
     def schedule(self, actor: LoopActor) -> None:
         """Queue an actor that has mail. Safe to call from any thread."""
@@ -42,6 +44,7 @@ class Dispatcher:
     def _turn(self) -> None:
         # `_turn_pending` stays set while this turn runs, so that actors scheduled meanwhile
         # join this turn's queue instead of asking the loop for another turn each time.
+        self._turns += 1
         budget = MESSAGES_PER_LOOP_TURN
         ready = self._ready
         while ready and budget > 0:
@@ -64,14 +67,20 @@ class Dispatcher:
 
     async def settled(self) -> None:
         """Return once no actor has mail left (including mail sent while waiting)."""
-        while not self.idle:
-            waiter = self.loop.create_future()
-            self._idle_waiters.append(waiter)
-            await waiter
-        # Let callbacks queued by the last turn (futures resolving, stream writes) run too.
-        await asyncio.sleep(0)
-        if not self.idle:
-            await self.settled()
+        while True:
+            if self.idle and self._turns == self._settled_after:
+                return  # no actor has run since the engine was last found settled
+            while not self.idle:
+                waiter = self.loop.create_future()
+                self._idle_waiters.append(waiter)
+                await waiter
+            # Let callbacks queued by the last turn run too (futures resolving, stream
+            # writes); if they sent mail, go round again.
+            turns = self._turns
+            await asyncio.sleep(0)
+            if self.idle and self._turns == turns:
+                self._settled_after = turns
+                return
 
     def _wake_idle_waiters(self) -> None:
         waiters, self._idle_waiters = self._idle_waiters, []
