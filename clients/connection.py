@@ -192,11 +192,12 @@ class Desktop:
             desktop_pb2.RejectOfferRequest(agent_id=self.agent_id, conversation_id=conversation_id),
         )
 
-    async def end(self, conversation_id: str) -> None:
+    async def end(self, conversation_id: str, *, close: bool = False) -> None:
+        """End held work (into wrap-up); with `close`, close it too in the same call."""
         await self.connection.call(
             self.connection.desktop.EndConversation,
             desktop_pb2.DesktopEndConversationRequest(
-                agent_id=self.agent_id, conversation_id=conversation_id
+                agent_id=self.agent_id, conversation_id=conversation_id, close=close
             ),
         )
 

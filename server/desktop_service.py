@@ -134,6 +134,9 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
     ) -> desktop_pb2.DesktopEndConversationResponse:
         agent, cid = await self._agent_and_conversation(request)
         state = await agent.ask(m.AgentEnds(cid), block=False)
+        if request.close and state is not ConversationState.CLOSED:
+            await agent.ask(m.AgentCloses(cid), block=False)
+            state = ConversationState.CLOSED
         return desktop_pb2.DesktopEndConversationResponse(state=translate.STATE_TO_PROTO[state])
 
     @unary

@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 import orjson
-
 from switchboard.actors.domain.model import (
     Channel,
     Presence,

@@ -27,6 +27,7 @@ from tests.integration.support import (
     kinds,
     last_offer,
     offers,
+    refused,
     seconds,
     withdrawals,
 )
@@ -437,6 +438,57 @@ async def test_closing_before_the_wrap_up_block_ends_releases_at_once(harness) -
     await a1.accept(email)
     await centre.settle(200)  # the cancelled block must not fire and release again
     assert (await centre.agent("a1")).capacity_used == 1
+
+
+async def test_end_and_close_in_one_call_skips_wrap_up_and_frees_the_agent_at_once(
+    harness,
+) -> None:
+    centre = await Centre.start(harness, WRAP_CONFIG.format(wrap="always"))
+    a1 = await centre.signin("a1")
+    first = (await centre.submit()).conversation_id
+    await a1.accept(first)
+    email = (await centre.submit("email")).conversation_id
+    await centre.settle(10)
+    answer = await centre.conn.desktop.EndConversation(
+        desktop_pb2.DesktopEndConversationRequest(
+            agent_id="a1", conversation_id=first, close=True
+        )
+    )
+    assert answer.state == CLOSED
+    await centre.settle()
+    conversation = await centre.conversation(first)
+    assert conversation.state == CLOSED
+    assert timeline(conversation)[-2:] == ["ended", "closed"]
+    assert {seconds(entry(conversation, k).at) for k in ("ended", "closed")} == {10}
+    # Wrap-up that always blocks held nothing: the email is offered at once.
+    assert offers(a1) == [first, email]
+    agent = await centre.agent("a1")
+    assert list(agent.conversation_ids) == [] and list(agent.offered_ids) == [email]
+    # The desktop heard the conversation pass through wrap-up to closed.
+    told = [k for k in kinds(a1) if first in k]
+    assert told[-2:] == [f"update {first} WRAP_UP", f"update {first} CLOSED"], told
+
+
+async def test_end_and_close_of_work_not_yet_accepted_is_refused_and_closes_nothing(
+    harness,
+) -> None:
+    centre = await Centre.start(harness, WRAP_CONFIG.format(wrap="none"))
+    a1 = await centre.signin("a1")
+    cid = (await centre.submit()).conversation_id
+    assert offers(a1) == [cid]
+    await refused(
+        centre.conn.desktop.EndConversation(
+            desktop_pb2.DesktopEndConversationRequest(
+                agent_id="a1", conversation_id=cid, close=True
+            )
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+    )
+    await centre.settle()
+    assert (await centre.conversation(cid)).state == OPEN
+    await a1.accept(cid)  # the offer still rings and can be taken
+    await centre.settle()
+    assert (await centre.conversation(cid)).state == ACTIVE
 
 
 # --- auto-close -----------------------------------------------------------------------

@@ -131,12 +131,14 @@ class RejectOfferResponse(_message.Message):
     def __init__(self) -> None: ...
 
 class DesktopEndConversationRequest(_message.Message):
-    __slots__ = ("agent_id", "conversation_id")
+    __slots__ = ("agent_id", "conversation_id", "close")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     conversation_id: str
-    def __init__(self, agent_id: _Optional[str] = ..., conversation_id: _Optional[str] = ...) -> None: ...
+    close: bool
+    def __init__(self, agent_id: _Optional[str] = ..., conversation_id: _Optional[str] = ..., close: _Optional[bool] = ...) -> None: ...
 
 class DesktopEndConversationResponse(_message.Message):
     __slots__ = ("state",)

@@ -129,7 +129,8 @@ class DesktopServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def EndConversation(self, request, context):
-        """The agent ends a conversation they hold: it goes to wrap-up.
+        """The agent ends a conversation they hold: it goes to wrap-up (or, with `close`, through
+        wrap-up to closed at once).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
