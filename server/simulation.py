@@ -82,7 +82,7 @@ class SimulationInterceptor(grpc.aio.ServerInterceptor):
             fired = await self._move_to(at, context)
             journal = self.clock.centre.journal
             try:
-                response = await behaviour(request, _CommittedFirst(context, journal))
+                response = await behaviour(request, _CommittedFirst(context, journal, wanted))
                 if wanted:
                     fired += await self.clock.advance(None)
                     answer = self.clock.where_things_are(fired)
@@ -149,11 +149,17 @@ class SimulationInterceptor(grpc.aio.ServerInterceptor):
 class _CommittedFirst:
     """The call's context, but a refusal waits for the journal: `context.abort` sends the
     status at once, before the handler's own code (and the interceptor's `finally`) runs
-    on, and a refused call has still moved the clock."""
+    on, and a refused call has still moved the clock.
 
-    def __init__(self, context: grpc.aio.ServicerContext, journal: Any) -> None:
+    `commits_after_settling`: the call settles before it is answered and the interceptor
+    commits then, so the handler need not commit on its own first (one commit, not two)."""
+
+    def __init__(
+        self, context: grpc.aio.ServicerContext, journal: Any, commits_after_settling: bool
+    ) -> None:
         self._context = context
         self._journal = journal
+        self.commits_after_settling = commits_after_settling
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._context, name)
