@@ -472,12 +472,6 @@ class Storage:
             self._added()  # a call that changed nothing else must not lose the time it set
         if self._recorded == self._committed:
             return
-        if self._flush_scheduled and not self._waiters and not self._pending:
-            # Nobody else waits and no commit is out: commit now instead of on the loop's
-            # next turn (a turn less for every answer of a quiet server or a replay).
-            self._flush()
-            if self._recorded == self._committed:
-                return
         done = asyncio.get_running_loop().create_future()
         self.after_commit(lambda: done.done() or done.set_result(None))
         await done
