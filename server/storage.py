@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -134,12 +135,16 @@ log = structlog.get_logger("switchboard.storage")
 RETRY_S = 0.5  # after a failed commit (a full disk, say), try again this soon
 
 # A batch of at most this many records, that at most this many answers and desktop messages
-# wait for, is committed on the event loop; any other on the writer thread (see the module's
-# docstring). One call at a time (a replay, a quiet centre) wants the loop: no hand-over
-# latency. Many calls at once want the thread: SQLite's work runs beside the loop, and the
-# batches grow while a commit is out.
+# wait for, is committed on the event loop if the last commit ended at least QUIET_S ago; any
+# other on the writer thread (see the module's docstring). One call at a time (a replay, a
+# quiet centre) wants the loop: no hand-over latency. Many calls at once want the thread:
+# SQLite's work runs beside the loop and the batches grow while a commit is out. The gap
+# since the last commit tells the two apart: committing on the loop keeps each batch and its
+# waiters small, so their counts alone would keep a busy server on the loop. (A measure of
+# load, not engine time: it never changes what is decided, only where SQLite runs.)
 INLINE_RECORDS = 64
 INLINE_WAITERS = 4
+QUIET_S = 0.001
 # After this many rows written since the last checkpoint (each dirties at most a page or two
 # of the WAL), the writer thread copies the WAL back into the database file. SQLite's own
 # automatic checkpoint would do it every 1,000 pages, inside whichever commit crossed the line.
@@ -229,6 +234,7 @@ class Storage:
         self._waiters: deque[tuple[int, Callable[[], None]]] = deque()
         self._failing = False  # the last commit failed: retry on the writer thread
         self._rows_since_checkpoint = 0
+        self._last_commit_at = 0.0  # time.perf_counter() when the last commit ended
 
     # --- opening ---------------------------------------------------------------------
 
@@ -494,7 +500,11 @@ class Storage:
             return
         batch.serialise()  # here, on the loop's thread: the tickets may change after
         covered = self._recorded
-        quiet = batch.records <= INLINE_RECORDS and len(self._waiters) <= INLINE_WAITERS
+        quiet = (
+            batch.records <= INLINE_RECORDS
+            and len(self._waiters) <= INLINE_WAITERS
+            and time.perf_counter() - self._last_commit_at >= QUIET_S
+        )
         if quiet and not self._failing:
             try:
                 rows = self._write(batch)
@@ -524,6 +534,7 @@ class Storage:
         self._loop.call_later(RETRY_S, self._flush)  # type: ignore[union-attr]
 
     def _committed_upto(self, covered: int, rows: int) -> None:
+        self._last_commit_at = time.perf_counter()
         self._failing = False
         self._committed = covered
         while self._waiters and self._waiters[0][0] <= covered:
