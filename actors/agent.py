@@ -130,8 +130,13 @@ class AgentActor(LoopActor):
                 held = self.work.get(conversation_id)
                 if held is not None and held.state == "offered" and held.token == token:
                     self._decline(held, TIMED_OUT, self.directory.settings.after_missed_offer)
-            case m.AgentEnds(conversation_id):
-                return self._end(self._held(conversation_id, "active", "end"), by="agent")
+            case m.AgentEnds(conversation_id, close):
+                held = self._held(conversation_id, "active", "end")
+                state = self._end(held, by="agent")
+                if close:
+                    self._close(held)
+                    return ConversationState.CLOSED
+                return state
             case m.CustomerEnded(conversation_id):
                 held = self.work.get(conversation_id)
                 if held is not None and held.state in ("active", "parking"):

@@ -156,6 +156,8 @@ class RejectOffer:
 @dataclass(slots=True)
 class AgentEnds:
     conversation_id: str
+    # And closes it in the same turn: nothing (a close, a transfer) can come in between.
+    close: bool = False
 
 
 @dataclass(slots=True)

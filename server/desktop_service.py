@@ -133,10 +133,7 @@ class DesktopService(desktop_pb2_grpc.DesktopServiceServicer):
         self, request: desktop_pb2.DesktopEndConversationRequest, context: grpc.aio.ServicerContext
     ) -> desktop_pb2.DesktopEndConversationResponse:
         agent, cid = await self._agent_and_conversation(request)
-        state = await agent.ask(m.AgentEnds(cid), block=False)
-        if request.close and state is not ConversationState.CLOSED:
-            await agent.ask(m.AgentCloses(cid), block=False)
-            state = ConversationState.CLOSED
+        state = await agent.ask(m.AgentEnds(cid, close=request.close), block=False)
         return desktop_pb2.DesktopEndConversationResponse(state=translate.STATE_TO_PROTO[state])
 
     @unary

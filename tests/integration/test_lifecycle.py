@@ -5,6 +5,7 @@ supervisor's figures.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import grpc
@@ -467,6 +468,37 @@ async def test_end_and_close_in_one_call_skips_wrap_up_and_frees_the_agent_at_on
     # The desktop heard the conversation pass through wrap-up to closed.
     told = [k for k in kinds(a1) if first in k]
     assert told[-2:] == [f"update {first} WRAP_UP", f"update {first} CLOSED"], told
+
+
+async def test_end_and_close_is_one_step_that_a_racing_close_cannot_split(harness) -> None:
+    # A plain close sent at the same moment finds the work either still active (before the
+    # end) or gone (after the close): never the wrap-up in between, which would refuse the
+    # end-and-close after its end was done.
+    centre = await Centre.start(harness, WRAP_CONFIG.format(wrap="always"))
+    a1 = await centre.signin("a1")
+    desk = centre.conn.desktop
+    for _ in range(20):
+        cid = (await centre.submit()).conversation_id
+        await a1.accept(cid)
+        both = await asyncio.gather(
+            desk.EndConversation(
+                desktop_pb2.DesktopEndConversationRequest(
+                    agent_id="a1", conversation_id=cid, close=True
+                )
+            ),
+            desk.CloseConversation(
+                desktop_pb2.CloseConversationRequest(agent_id="a1", conversation_id=cid)
+            ),
+            return_exceptions=True,
+        )
+        ended, closed = both
+        assert not isinstance(ended, Exception), ended
+        assert ended.state == CLOSED
+        assert isinstance(closed, grpc.aio.AioRpcError)
+        assert closed.code() == grpc.StatusCode.FAILED_PRECONDITION
+        await centre.settle()
+        assert timeline(await centre.conversation(cid))[-2:] == ["ended", "closed"]
+        assert (await centre.agent("a1")).capacity_used == 0
 
 
 async def test_end_and_close_of_work_not_yet_accepted_is_refused_and_closes_nothing(
