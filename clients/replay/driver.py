@@ -133,6 +133,10 @@ class Replay:
         # settled, so that every message meant for them has arrived first.
         self.signing_off: set[str] = set()
         self.held: dict[str, set[str]] = {}
+        # Work an agent was given before the replay knew its conversation id: a server killed
+        # after committing a submit and telling the desktop, but before the submit's answer
+        # went out. The submit is sent again once the server is back and claims it then.
+        self.given_before_known: dict[str, str] = {}  # conversation id -> agent id
         self.service_times = ServiceTimes(day)
         self.checker = InvariantChecker({s.agent_id: AGENT_CAPACITY for s in day.shifts})
         self.rpcs = 0
@@ -191,6 +195,8 @@ class Replay:
         await self._surviving(self._quiesce)
         for desktop in self.desktops.values():
             await desktop.disconnect()
+        for cid, agent_id in sorted(self.given_before_known.items()):
+            self.errors.append(f"{agent_id} was assigned {cid}, which the replay never submitted")
         return ReplayResult(
             self._results(), self.checker.violations, self.events_run, self.rpcs, self.errors
         )
@@ -352,7 +358,9 @@ class Replay:
     def _answered(self, agent_id: str, cid: str) -> None:
         state = self.by_conversation.get(cid)
         if state is None:
-            self.errors.append(f"{agent_id} was assigned {cid}, which the replay never submitted")
+            # Its submit's answer was lost with the server; the retry will claim it (and the
+            # run reports it if nothing does).
+            self.given_before_known[cid] = agent_id
             return
         state.answered_at = self.now
         state.agent_id = agent_id
@@ -400,6 +408,9 @@ class Replay:
             state.conversation_id = response.conversation_id
             state.submitted_at = self.now
             self.by_conversation[response.conversation_id] = state
+            agent_id = self.given_before_known.pop(response.conversation_id, None)
+            if agent_id is not None:
+                self._answered(agent_id, response.conversation_id)
 
         return submit
 
