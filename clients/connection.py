@@ -152,6 +152,9 @@ class Desktop:
                 self.ended = exc
         finally:
             self._first.set()
+            # A desktop that stopped reading is no longer waited for: wake whoever waits, or
+            # they would sit out their whole timeout after a server went away.
+            self.connection.delivered.set()
 
     @property
     def hung_up(self) -> bool:
