@@ -132,7 +132,8 @@ class AgentActor(LoopActor):
                     self._decline(held, TIMED_OUT, self.directory.settings.after_missed_offer)
             case m.AgentEnds(conversation_id, close):
                 held = self._held(conversation_id, "active", "end")
-                state = self._end(held, by="agent")
+                # Ended and closed in one step, the agent is told its state once, after both.
+                state = self._end(held, by="agent", tell_changes=not close)
                 if close:
                     self._close(held)
                     return ConversationState.CLOSED
@@ -394,7 +395,7 @@ class AgentActor(LoopActor):
             self.chosen, self.custom = Presence.BUSY_DND, ""
         self._changed(gained_room=True)
 
-    def _end(self, held: Held, by: str) -> ConversationState:
+    def _end(self, held: Held, by: str, *, tell_changes: bool = True) -> ConversationState:
         cid = held.ticket.conversation_id
         held.state = "wrap_up"
         self._note(held.ticket.conversation_id)
@@ -415,7 +416,8 @@ class AgentActor(LoopActor):
                     self.actor_ref,
                     m.WrapUpBlockExpired(cid, token),
                 )
-        self._changed(gained_room=not held.holds_capacity)
+        if tell_changes:
+            self._changed(gained_room=not held.holds_capacity)
         return ConversationState.WRAP_UP
 
     def _close(self, held: Held) -> None:

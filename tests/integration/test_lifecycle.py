@@ -468,6 +468,10 @@ async def test_end_and_close_in_one_call_skips_wrap_up_and_frees_the_agent_at_on
     # The desktop heard the conversation pass through wrap-up to closed.
     told = [k for k in kinds(a1) if first in k]
     assert told[-2:] == [f"update {first} WRAP_UP", f"update {first} CLOSED"], told
+    # One step: the agent's own state is told once, after both (not also in between).
+    heard = kinds(a1)
+    after_wrap_up = heard[heard.index(f"update {first} WRAP_UP") + 1 :]
+    assert after_wrap_up[:2] == [f"update {first} CLOSED", "agent AVAILABLE 0/1"], heard
 
 
 async def test_end_and_close_is_one_step_that_a_racing_close_cannot_split(harness) -> None:
