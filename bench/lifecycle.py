@@ -4,9 +4,11 @@
 
 1. Starts `switchboard serve` (system clock, a fresh journal) on the load-test centre and
    runs `switchboard loadtest` against it flat out: submit, offer, accept, end, close, with
-   `--desktops` desktops connected. Counts the desktop messages per lifecycle.
+   `--desktops` desktops connected. Counts the desktop messages per lifecycle. Without
+   `--wrap-time` desktops end and close in one call (3 unary calls per lifecycle), with it
+   in two (4).
 2. Runs the bare transport (bench/transport.py) with the same number of streams, the same
-   unary calls per lifecycle (4) and the same stream messages per lifecycle: the ceiling.
+   unary calls per lifecycle and the same stream messages per lifecycle: the ceiling.
 3. Submit alone, flat out (no desktop signed in, so everything queues), against a bare
    unary echo.
 4. p99 submit -> offer on the desktop at half the full-lifecycle rate.
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--desktops", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--wrap-time", type=float, default=0.0, help="seconds of wrap-up")
     parser.add_argument("--out", help="write the figures here as JSON")
     args = parser.parse_args(argv)
     base = Plan(
@@ -80,13 +83,15 @@ def main(argv: list[str] | None = None) -> int:
         desktops=args.desktops,
         duration_s=args.duration,
         concurrency=args.concurrency,
+        wrap_s=args.wrap_time,
         progress=False,
     )
     print(f"1/5 full lifecycle, {args.desktops} desktops, flat out", flush=True)
     full = with_server(base)
     per_cycle = round(full["desktop_messages"] / max(1, full["closed"]))
-    print(f"2/5 bare transport, same mix (4 unary + {per_cycle} stream messages)", flush=True)
-    bare_full = ceiling(args.desktops, 4, per_cycle, args.duration, args.concurrency)
+    unary = base.unary_per_lifecycle
+    print(f"2/5 bare transport, same mix ({unary} unary + {per_cycle} stream messages)", flush=True)
+    bare_full = ceiling(args.desktops, unary, per_cycle, args.duration, args.concurrency)
     print("3/5 submit alone, flat out", flush=True)
     submit = with_server(Plan(**{**base.__dict__, "desktops": 0, "drain_s": 0}))
     print("4/5 bare unary echo", flush=True)

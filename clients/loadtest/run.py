@@ -2,11 +2,12 @@
 server on the system clock.
 
 Desktops behave like quick agents: every offer is accepted at once (AcceptOffer), held for
-the handle time, ended, kept in wrap-up for the wrap time and closed. They answer with the
-unary calls of DesktopService rather than messages on their stream: that is the API real
-desktops use, because every answer gets its own status (a refusal says why, a retry is
-safe) and passes through ordinary gRPC proxies; the stream carries only what the server
-pushes.
+the handle time, ended, kept in wrap-up for the wrap time and closed; with no wrap time,
+ended and closed in one call (EndConversation with close, the desktop's "end and close").
+They answer with the unary calls of DesktopService rather than messages on their stream:
+that is the API real desktops use, because every answer gets its own status (a refusal
+says why, a retry is safe) and passes through ordinary gRPC proxies; the stream carries only
+what the server pushes.
 
 Latencies are measured on the client: from just before SubmitWork is sent to the moment the
 offer arrives on the desktop's stream, and to the moment AcceptOffer has answered.
@@ -31,6 +32,9 @@ DESKTOPS_PER_CHANNEL = 100  # HTTP/2 streams share a connection; spread them ove
 
 @dataclass(frozen=True)
 class Plan:
+    """What one load test does. `unary_per_lifecycle` says how many unary calls a piece of
+    work costs under it (the bare transport's mix is built from it)."""
+
     address: str
     desktops: int
     first_agent: int = 0
@@ -49,6 +53,11 @@ class Plan:
     reconnect: bool = False  # at the end, drop every desktop and reconnect them all at once
     progress: bool = True
     label: str = ""
+
+    @property
+    def unary_per_lifecycle(self) -> int:
+        # submit, accept, then end and close: one call without wrap time, two with it
+        return 3 if self.wrap_s == 0 else 4
 
 
 @dataclass
@@ -204,14 +213,23 @@ class LoadRun:
                 self.outcome.submit_to_accepted_ms.append((now - sent) * 1000)
             if self.plan.handle_s:
                 await asyncio.sleep(self.plan.handle_s)  # the agent talking to the customer
-            await desktop.EndConversation(
-                desktop_pb2.DesktopEndConversationRequest(agent_id=agent_id, conversation_id=cid)
-            )
             if self.plan.wrap_s:
+                await desktop.EndConversation(
+                    desktop_pb2.DesktopEndConversationRequest(
+                        agent_id=agent_id, conversation_id=cid
+                    )
+                )
                 await asyncio.sleep(self.plan.wrap_s)  # the agent writing notes
-            await desktop.CloseConversation(
-                desktop_pb2.CloseConversationRequest(agent_id=agent_id, conversation_id=cid)
-            )
+                await desktop.CloseConversation(
+                    desktop_pb2.CloseConversationRequest(agent_id=agent_id, conversation_id=cid)
+                )
+            else:
+                # No notes to write: the desktop's "end and close" (one call, one step).
+                await desktop.EndConversation(
+                    desktop_pb2.DesktopEndConversationRequest(
+                        agent_id=agent_id, conversation_id=cid, close=True
+                    )
+                )
             self.outcome.closed += 1
             self.open -= 1
         except grpc.aio.AioRpcError as exc:

@@ -76,6 +76,26 @@ async def test_a_short_run_against_a_real_server_closes_everything_it_submits(ha
     assert len(outcome.submit_to_offer_ms) == outcome.submitted
 
 
+async def test_with_a_wrap_time_desktops_end_and_close_in_two_calls_and_still_close_all(
+    harness,
+) -> None:
+    connection = await harness.start(CONFIG)
+    plan = Plan(
+        address=connection.address,
+        desktops=5,
+        duration_s=0.4,
+        concurrency=4,
+        wrap_s=0.05,
+        warmup_s=0.0,
+        progress=False,
+    )
+    assert plan.unary_per_lifecycle == 4  # and 3 without a wrap time: end and close in one
+    outcome = await LoadRun(plan).run()
+    assert outcome.errors == {}
+    assert outcome.submitted > 0
+    assert outcome.closed == outcome.accepted == outcome.offered == outcome.submitted
+
+
 async def test_submits_alone_finish_without_waiting_for_agents_that_are_not_there(harness) -> None:
     connection = await harness.start(CONFIG, manual_clock=False)
     plan = Plan(
