@@ -420,7 +420,13 @@ class Centre:
         Returns how many conversations went where."""
         self.keys.update(saved.keys)
         for spec in saved.agents:
-            self.upsert_agent(spec.id, spec.name, spec.capacity, spec.skills, spec.queue_ids)
+            queue_ids = tuple(q for q in spec.queue_ids if q in self.queues)
+            if queue_ids != spec.queue_ids:
+                # The configuration dropped a queue since (a restart is how one is dropped):
+                # the agent comes back in the queues that are left, and is journaled so.
+                dropped = [q for q in spec.queue_ids if q not in self.queues]
+                log.warning("agent.queues_dropped", agent_id=spec.id, queue_ids=",".join(dropped))
+            self.upsert_agent(spec.id, spec.name, spec.capacity, spec.skills, queue_ids)
         for agent_id, sequence in saved.sequences.items():
             if agent_id in self.agents:
                 self.agents[agent_id].tell(m.NumberFrom(sequence))

@@ -86,6 +86,34 @@ async def test_dropping_a_queue_needs_a_restart(harness) -> None:
     assert (await centre.submit(context={"topic": "x"})).queue_id == "support"
 
 
+async def test_after_a_restart_without_a_queue_its_provisioned_agents_stay_in_the_others(
+    harness, tmp_path
+) -> None:
+    db = str(tmp_path / "journal.db")
+    centre = await Centre.start(harness, BEFORE, db=db)
+    await centre.conn.admin.UpsertAgent(
+        admin_pb2.UpsertAgentRequest(agent_id="p1", capacity=1, queue_ids=["sales", "support"])
+    )
+    await centre.conn.admin.UpsertAgent(
+        admin_pb2.UpsertAgentRequest(agent_id="p2", capacity=1, queue_ids=["support"])
+    )
+    await harness.stop()
+    without_support = BEFORE.replace("  - {id: support}\n", "").replace(
+        "fallback_queue: support", "fallback_queue: sales"
+    )
+    centre = await Centre.start(harness, without_support, db=db)  # it used to crash here
+    assert list((await centre.agent("p1")).queue_ids) == ["sales"]
+    assert list((await centre.agent("p2")).queue_ids) == []  # kept, in no queue
+    p1 = await centre.signin("p1")
+    cid = (await centre.submit(context={"topic": "sales"})).conversation_id
+    await centre.settle()
+    assert cid in [m.offer.conversation.id for m in p1.messages if m.HasField("offer")]
+    # And so it stays: the journal now holds the agents as they came back.
+    await harness.stop()
+    centre = await Centre.start(harness, without_support, db=db)
+    assert list((await centre.agent("p1")).queue_ids) == ["sales"]
+
+
 async def test_reload_under_load_loses_nothing(harness) -> None:
     centre = await Centre.start(harness, BEFORE)
     submitted: list[str] = []
