@@ -10,7 +10,8 @@ import structlog
 from switchboard.server import logging as server_logging
 
 LINE = re.compile(
-    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \[(?P<level>\w+) *\] (?P<event>\S+) +(?P<rest>.*)$"
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z "
+    r"\[(?P<level>\w+) *\] (?P<event>\S+)(?: +(?P<rest>.*))?$"
 )
 
 
@@ -73,3 +74,74 @@ def test_json_lines_carry_the_same_fields_and_any_value_as_text() -> None:
 
 def test_events_below_the_level_are_not_written() -> None:
     assert logged("console", lambda log: log.debug("agent.tick")) == ""
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no")
+
+
+def test_odd_values_are_shown_never_raised() -> None:
+    def emit(log) -> None:
+        log.error(ValueError("an exception as the event"))
+        log.info("odd", counts={1: 2}, big=2**70, bad="\udcff x", cr="a\rb", obj=_Unprintable())
+        log.info("odd", **{"b": 1}, a=2)
+
+    console = logged("console", emit).splitlines()
+    assert len(console) == 3 and all(LINE.match(line) for line in console), console
+    assert "an exception as the event" in console[0]
+    assert 'cr="a\\rb"' in console[1] and "big=1180591620717411303424" in console[1]
+    assert "<_Unprintable: str() failed: RuntimeError>" in console[1]
+    events = [json.loads(line) for line in logged("json", emit).splitlines()]
+    assert events[1]["counts"] == {"1": 2} and events[1]["big"] == 2**70
+    assert events[0]["event"] == "an exception as the event"
+
+
+def test_time_stamps_from_many_threads_are_always_whole() -> None:
+    import sys
+    import threading
+
+    out = io.StringIO()
+    server_logging.configure("info", "console", out)
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        log = structlog.get_logger("threads")
+        threads = [
+            threading.Thread(target=lambda: [log.info("tick") for _ in range(300)])
+            for _ in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+        server_logging.configure("warning")
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 1800
+    assert all(LINE.match(line) for line in lines), [x for x in lines if not LINE.match(x)][:3]
+
+
+def test_with_json_the_standard_librarys_records_are_json_lines_too() -> None:
+    import logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = []  # basicConfig sets up only a root logger without handlers
+    out = io.StringIO()
+    try:
+        server_logging.configure("info", "json", out)
+        try:
+            raise KeyError("gone")
+        except KeyError:
+            logging.getLogger("pykka").exception("Unhandled exception in %s", "AgentActor")
+        logging.getLogger("asyncio").info("a plain record")
+    finally:
+        root.handlers = saved
+        server_logging.configure("warning")
+    first, second = (json.loads(line) for line in out.getvalue().splitlines() if line[:1] == "{")
+    assert first["event"] == "Unhandled exception in AgentActor" and first["level"] == "error"
+    assert first["logger"] == "pykka" and "KeyError: 'gone'" in first["exception"]
+    assert second == {**second, "event": "a plain record", "logger": "asyncio", "level": "info"}
+    assert all(line.startswith("{") for line in out.getvalue().splitlines())
