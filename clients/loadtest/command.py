@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import sys
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from switchboard.clients.loadtest.run import Plan, run_plan
+from switchboard.clients.loadtest.run import OpenWork, Plan, run_plan, share
 from switchboard.clients.loadtest.stats import summary
 
 BUNDLED_CONFIG = Path(__file__).resolve().parents[2] / "examples" / "loadtest" / "switchboard.yaml"
@@ -36,24 +37,34 @@ def add_loadtest_command(commands: Any) -> None:
         "--serve", action="store_true", help="start a server on the bundled configuration"
     )
     p.add_argument("--config", default=str(BUNDLED_CONFIG), help="with --serve [%(default)s]")
-    p.add_argument("--desktops", type=int, default=1000, help="agents signed in [%(default)s]")
-    p.add_argument("--capacity", type=int, default=1, help="per agent [%(default)s]")
-    p.add_argument("--processes", type=int, default=1, help="client processes [%(default)s]")
+    p.add_argument(
+        "--desktops", type=_count(0), default=1000, help="agents signed in [%(default)s]"
+    )
+    p.add_argument("--capacity", type=_count(1), default=1, help="per agent [%(default)s]")
+    p.add_argument("--processes", type=_count(1), default=1, help="client processes [%(default)s]")
     rate = p.add_mutually_exclusive_group()
-    rate.add_argument("--rate", type=float, default=0.0, help="submits per second, in all")
+    rate.add_argument(
+        "--rate", type=_seconds(positive=True), default=0.0, help="submits per second, in all"
+    )
     rate.add_argument("--max", action="store_true", help="as fast as possible (the default)")
-    p.add_argument("--concurrency", type=int, default=64, help="submits in flight per process")
-    p.add_argument("--duration", type=float, default=10.0, help="seconds of submitting")
+    p.add_argument(
+        "--concurrency", type=_count(1), default=64, help="submits in flight per process"
+    )
+    p.add_argument(
+        "--duration", type=_seconds(positive=True), default=10.0, help="seconds of submitting"
+    )
     p.add_argument(
         "--drain",
-        type=float,
+        type=_seconds(),
         default=10.0,
         help="after the last submit, seconds to wait for open work to close [%(default)s]",
     )
-    p.add_argument("--handle-time", type=float, default=0.0, help="seconds an agent holds work")
-    p.add_argument("--wrap-time", type=float, default=0.0, help="seconds of wrap-up")
     p.add_argument(
-        "--warmup", type=float, default=1.0, help="seconds whose latencies are not kept [1]"
+        "--handle-time", type=_seconds(), default=0.0, help="seconds an agent holds work"
+    )
+    p.add_argument("--wrap-time", type=_seconds(), default=0.0, help="seconds of wrap-up")
+    p.add_argument(
+        "--warmup", type=_seconds(), default=1.0, help="seconds whose latencies are not kept [1]"
     )
     p.add_argument("--queue", default="load", help="queue the agents serve [%(default)s]")
     p.add_argument("--stream", default="load", help="work stream to submit to [%(default)s]")
@@ -66,6 +77,33 @@ def add_loadtest_command(commands: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.add_argument("--json", help="write the figures to this file as JSON")
     p.set_defaults(run=run_command)
+
+
+def _count(least: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {value}")
+        return value
+
+    return parse
+
+
+def _seconds(*, positive: bool = False) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value < 0 or (positive and value == 0):
+            wanted = "a number above 0" if positive else "a number, 0 or more"
+            raise argparse.ArgumentTypeError(f"must be {wanted}, got {text}")
+        return value
+
+    return parse
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -97,6 +135,9 @@ def run_command(args: argparse.Namespace) -> int:
         )
         try:
             figures = run_load(plan, args.processes)
+        except TimeoutError:
+            print(f"switchboard loadtest: no server answered at {address}", file=sys.stderr)
+            return 2
         except grpc.RpcError as exc:  # set-up refused: unknown queue, server not there...
             print(
                 f"switchboard loadtest: the server at {address} refused the set-up: "
@@ -138,7 +179,9 @@ def run_load(plan: Plan, processes: int = 1) -> dict[str, Any]:
     if processes <= 1:
         outcomes = [run_plan(plan)]
     else:
-        with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        context = multiprocessing.get_context("spawn")
+        shared = OpenWork(processes, context)
+        with context.Pool(processes, initializer=share, initargs=(shared,)) as pool:
             outcomes = pool.map(run_plan, split(plan, processes))
     return merge(plan, processes, outcomes, time.perf_counter() - started)
 
@@ -175,7 +218,11 @@ def merge(
         "accepted": total("accepted"),
         "closed": total("closed"),
         "submits_per_s": round(total("submitted") / submit_wall, 1),
-        "lifecycles_per_s": round(total("closed") / submit_wall, 1),
+        # Over the time from the first submit to the last close: work closed while the
+        # last submits drain counts, and so does the time it took.
+        "lifecycles_per_s": round(
+            total("closed") / max(submit_wall, *(o["finish_s"] for o in outcomes)), 1
+        ),
         "desktop_messages": total("desktop_messages"),
         "submit": summary(joined("submit_ms")),
         "submit_to_offer": summary(joined("submit_to_offer_ms")),
@@ -202,8 +249,12 @@ def report(f: dict[str, Any]) -> str:
     ]
     for name in ("submit", "submit_to_offer", "submit_to_accepted"):
         s = f[name]
+        label = f"  {name.replace('_', ' ').replace(' to ', ' -> '):22}"
+        if not s["count"]:
+            lines.append(f"{label} no samples")  # (warm-up only, or nothing got that far)
+            continue
         lines.append(
-            f"  {name.replace('_', ' ').replace(' to ', ' -> '):22} p50 {s['p50_ms']:7.2f} ms  "
+            f"{label} p50 {s['p50_ms']:7.2f} ms  "
             f"p90 {s['p90_ms']:7.2f} ms  p99 {s['p99_ms']:7.2f} ms  max {s['max_ms']:7.2f} ms"
         )
     if f["reconnected"] or f["reconnect_failed"]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import multiprocessing
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -76,6 +77,7 @@ class Outcome:
     reconnect_failed: int = 0
     reconnect_s: float = 0.0
     submit_wall_s: float = 0.0
+    finish_s: float = 0.0  # from the first submit to the last close here
     wall_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,16 +86,42 @@ class Outcome:
         return result
 
 
+class OpenWork:
+    """Work submitted and not yet closed, and processes still submitting, counted across
+    every process of one load test: work one process submits is often closed by another's
+    desktops, so no process can tell on its own when everything is done."""
+
+    def __init__(self, processes: int = 1, context: Any = multiprocessing) -> None:
+        self.open = context.Value("q", 0)
+        self.submitting = context.Value("i", processes)
+
+    def add(self, n: int) -> None:
+        with self.open.get_lock():
+            self.open.value += n
+
+    def done_submitting(self) -> None:
+        with self.submitting.get_lock():
+            self.submitting.value -= 1
+
+    @property
+    def finished(self) -> bool:
+        return self.submitting.value == 0 and self.open.value <= 0
+
+
 class LoadRun:
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: Plan, shared: OpenWork | None = None) -> None:
         self.plan = plan
         self.outcome = Outcome()
         self.channels: list[Connection] = []
         self.sent_at: dict[str, float] = {}  # conversation id -> when its submit was sent
         self.offered_at: dict[str, float] = {}  # offers that arrived before the answer did
+        self.accepted_at: dict[str, float] = {}  # and assignments (auto-accepted work)
         self.calls: list[Any] = []
         self.tasks: set[asyncio.Task] = set()
-        self.open = 0  # conversations submitted and not yet closed
+        self.work = shared or OpenWork()
+        self.offers: set[str] = set()  # offered to this process's desktops, not yet assigned
+        self.submit_started = 0.0
+        self.last_closed = 0.0  # when the last piece of work was closed here
         self.measure_from = float("inf")  # submits sent before this are the warm-up
 
     async def run(self) -> Outcome:
@@ -101,21 +129,25 @@ class LoadRun:
         started = time.perf_counter()
         count = max(1, -(-plan.desktops // DESKTOPS_PER_CHANNEL))
         self.channels = [Connection(plan.address) for _ in range(count)]
-        await asyncio.gather(*(c.wait_ready(30.0) for c in self.channels))
+        await asyncio.gather(*(c.wait_ready(10.0) for c in self.channels))
         agents = [f"{plan.agent_prefix}{plan.first_agent + i}" for i in range(plan.desktops)]
         if plan.provision:
             await self._provision(agents)
         await self._connect_all(agents)
         self.outcome.connect_s = time.perf_counter() - started
         reporter = asyncio.create_task(self._report()) if plan.progress else None
-        submit_started = time.perf_counter()
+        submit_started = self.submit_started = time.perf_counter()
         self.measure_from = submit_started + plan.warmup_s
         await self._submit_for(plan.duration_s)
         self.outcome.submit_wall_s = time.perf_counter() - submit_started
-        # Without desktops nobody will finish the work submitted: nothing to wait for.
+        self.work.done_submitting()
+        # Without desktops nobody will finish the work submitted: nothing to wait for. With
+        # them, every process's desktops stay until all work is closed (or the drain ends):
+        # another process may still be submitting, and its work may be offered here.
         deadline = time.perf_counter() + (plan.drain_s if plan.desktops else 0.0)
-        while self.open and time.perf_counter() < deadline:
+        while not self.work.finished and time.perf_counter() < deadline:
             await asyncio.sleep(0.01)  # the client waiting for its agents, not engine logic
+        self.outcome.finish_s = max(0.0, self.last_closed - submit_started)
         self.outcome.wall_s = time.perf_counter() - started
         if reporter is not None:
             reporter.cancel()
@@ -183,14 +215,24 @@ class LoadRun:
                 ready.set()
                 self.outcome.desktop_messages += 1
                 if message.HasField("offer"):
+                    self.offers.add(message.offer.conversation.id)
                     self._offered(channel, agent_id, message.offer.conversation.id)
+                elif message.HasField("assignment"):
+                    cid = message.assignment.conversation.id
+                    if cid in self.offers:
+                        self.offers.discard(cid)  # what this desktop's AcceptOffer caused
+                    else:  # a work stream that auto-accepts: assigned without an offer
+                        self._offered(channel, agent_id, cid, accepted=True)
         except grpc.aio.AioRpcError as exc:
             if exc.code() != grpc.StatusCode.CANCELLED:
                 self.outcome.errors[f"desktop stream: {exc.code().name}"] += 1
         finally:
             ready.set()
 
-    def _offered(self, channel: Connection, agent_id: str, cid: str) -> None:
+    def _offered(
+        self, channel: Connection, agent_id: str, cid: str, *, accepted: bool = False
+    ) -> None:
+        """Work reached a desktop: offered, or (`accepted`) assigned outright."""
         now = time.perf_counter()
         self.outcome.offered += 1
         sent = self.sent_at.get(cid)
@@ -198,19 +240,26 @@ class LoadRun:
             self.offered_at[cid] = now  # the offer beat the submit's answer here
         elif sent >= self.measure_from:
             self.outcome.submit_to_offer_ms.append((now - sent) * 1000)
-        self._spawn(self._work_on(channel, agent_id, cid))
+        if accepted:
+            self._accepted(cid, now)
+        self._spawn(self._work_on(channel, agent_id, cid, accept=not accepted))
 
-    async def _work_on(self, channel: Connection, agent_id: str, cid: str) -> None:
+    def _accepted(self, cid: str, now: float) -> None:
+        self.outcome.accepted += 1
+        sent = self.sent_at.get(cid)
+        if sent is None:
+            self.accepted_at[cid] = now  # assigned before the submit's answer came back
+        elif sent >= self.measure_from:
+            self.outcome.submit_to_accepted_ms.append((now - sent) * 1000)
+
+    async def _work_on(self, channel: Connection, agent_id: str, cid: str, accept: bool) -> None:
         desktop = channel.desktop
         try:
-            await desktop.AcceptOffer(
-                desktop_pb2.AcceptOfferRequest(agent_id=agent_id, conversation_id=cid)
-            )
-            now = time.perf_counter()
-            self.outcome.accepted += 1
-            sent = self.sent_at.get(cid)
-            if sent is not None and sent >= self.measure_from:
-                self.outcome.submit_to_accepted_ms.append((now - sent) * 1000)
+            if accept:
+                await desktop.AcceptOffer(
+                    desktop_pb2.AcceptOfferRequest(agent_id=agent_id, conversation_id=cid)
+                )
+                self._accepted(cid, time.perf_counter())
             if self.plan.handle_s:
                 await asyncio.sleep(self.plan.handle_s)  # the agent talking to the customer
             if self.plan.wrap_s:
@@ -231,7 +280,8 @@ class LoadRun:
                     )
                 )
             self.outcome.closed += 1
-            self.open -= 1
+            self.last_closed = time.perf_counter()
+            self.work.add(-1)
         except grpc.aio.AioRpcError as exc:
             self.outcome.errors[f"desktop answer: {exc.code().name}"] += 1
 
@@ -288,7 +338,7 @@ class LoadRun:
             return
         answered = time.perf_counter()
         self.outcome.submitted += 1
-        self.open += 1
+        self.work.add(1)
         measured = sent >= self.measure_from
         if measured:
             self.outcome.submit_ms.append((answered - sent) * 1000)
@@ -297,6 +347,9 @@ class LoadRun:
         early = self.offered_at.pop(cid, None)
         if early is not None and measured:
             self.outcome.submit_to_offer_ms.append((early - sent) * 1000)
+        early = self.accepted_at.pop(cid, None)
+        if early is not None and measured:
+            self.outcome.submit_to_accepted_ms.append((early - sent) * 1000)
 
     # --- progress --------------------------------------------------------------------
 
@@ -317,12 +370,26 @@ class LoadRun:
             print(
                 f"{self.plan.label}submitted {o.submitted:,} ({rate:,.0f}/s)  offered "
                 f"{o.offered:,}  accepted {o.accepted:,}  closed {o.closed:,}  "
-                f"submit->offer p50 {percentile(recent, 50):.1f} ms "
-                f"p99 {percentile(recent, 99):.1f} ms  errors {sum(o.errors.values())}",
+                f"submit->offer {_p50_p99(recent)}  errors {sum(o.errors.values())}",
                 flush=True,
             )
 
 
+def _p50_p99(samples: list[float]) -> str:
+    if not samples:
+        return "p50 - p99 -"  # none measured yet (the warm-up)
+    return f"p50 {percentile(samples, 50):.1f} ms p99 {percentile(samples, 99):.1f} ms"
+
+
+_shared: OpenWork | None = None  # in a child of `--processes N`: the count all share
+
+
+def share(work: OpenWork) -> None:
+    """A child process's set-up: the open-work count of the whole load test."""
+    global _shared
+    _shared = work
+
+
 def run_plan(plan: Plan) -> dict[str, Any]:
-    """Run one plan in this process (a child of `switchboard loadtest --processes N`)."""
-    return asyncio.run(LoadRun(plan).run()).as_dict()
+    """Run one plan in this process (alone, or as a child of `--processes N`)."""
+    return asyncio.run(LoadRun(plan, _shared).run()).as_dict()

@@ -3,11 +3,14 @@ against a real server."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
-from switchboard.clients.loadtest.command import merge, report, split
+import pytest
+from switchboard.clients.loadtest.command import merge, report, run_load, split
 from switchboard.clients.loadtest.run import LoadRun, Plan
 from switchboard.clients.loadtest.stats import percentile, summary
+from switchboard.server.cli import main as cli_main
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = (REPO / "examples" / "loadtest" / "switchboard.yaml").read_text()
@@ -49,12 +52,14 @@ def test_outcomes_of_several_processes_merge_into_one_set_of_figures() -> None:
         "reconnect_failed": 0,
         "reconnect_s": 0.0,
         "submit_wall_s": 2.0,
+        "finish_s": 1.5,
         "wall_s": 3.0,
     }
-    two = {**one, "errors": {"submit: UNAVAILABLE": 2}, "submit_ms": [5.0]}
+    two = {**one, "errors": {"submit: UNAVAILABLE": 2}, "submit_ms": [5.0], "finish_s": 4.0}
     figures = merge(Plan(address="x", desktops=2), 2, [one, two], 3.5)
     assert figures["submitted"] == 20 and figures["closed"] == 16
-    assert figures["submits_per_s"] == 10.0 and figures["lifecycles_per_s"] == 8.0
+    # Lifecycles over the time from the first submit to the last close, anywhere.
+    assert figures["submits_per_s"] == 10.0 and figures["lifecycles_per_s"] == 4.0
     assert figures["submit"]["count"] == 3 and figures["errors"] == {"submit: UNAVAILABLE": 3}
     assert "20 (10/s)" in report(figures)
 
@@ -111,3 +116,61 @@ async def test_submits_alone_finish_without_waiting_for_agents_that_are_not_ther
     assert outcome.errors == {}
     assert outcome.submitted > 0 and outcome.closed == 0
     assert outcome.wall_s < 30, "waited for work nobody will close"
+
+
+async def test_a_work_stream_that_auto_accepts_is_worked_and_closed_like_offered_work(
+    harness,
+) -> None:
+    config = CONFIG.replace("wrap_up: none", "wrap_up: none\n    auto_accept: true")
+    assert "auto_accept: true" in config
+    connection = await harness.start(config, manual_clock=False)
+    plan = Plan(
+        address=connection.address,
+        desktops=5,
+        duration_s=0.4,
+        concurrency=4,
+        warmup_s=0.0,
+        progress=False,
+    )
+    outcome = await LoadRun(plan).run()
+    assert outcome.errors == {}
+    assert outcome.submitted > 0
+    assert outcome.closed == outcome.accepted == outcome.offered == outcome.submitted
+    assert len(outcome.submit_to_accepted_ms) == outcome.submitted
+
+
+async def test_several_processes_close_all_work_whichever_process_submitted_it(
+    harness,
+) -> None:
+    connection = await harness.start(CONFIG, manual_clock=False)
+    plan = Plan(
+        address=connection.address,
+        desktops=4,
+        duration_s=0.5,
+        concurrency=4,
+        warmup_s=0.0,
+        drain_s=20.0,
+        progress=False,
+    )
+    figures = await asyncio.to_thread(run_load, plan, 2)
+    assert figures["errors"] == {}
+    assert figures["submitted"] > 0
+    assert figures["closed"] == figures["accepted"] == figures["offered"] == figures["submitted"]
+    # Nobody sat out the drain: the processes saw together that all work was closed.
+    assert figures["wall_s"] < 15
+
+
+def test_bad_numbers_are_refused_before_anything_starts(capsys) -> None:
+    for bad, says in [
+        (["--rate", "nan"], "--rate: must be a number above 0, got nan"),
+        (["--duration", "inf"], "--duration: must be a number above 0, got inf"),
+        (["--concurrency", "0"], "--concurrency: must be at least 1, got 0"),
+        (["--processes", "0"], "--processes: must be at least 1, got 0"),
+        (["--desktops", "-5"], "--desktops: must be at least 0, got -5"),
+        (["--wrap-time", "-1"], "--wrap-time: must be a number, 0 or more, got -1"),
+        (["--rate", "fast"], "--rate: 'fast' is not a number"),
+    ]:
+        with pytest.raises(SystemExit) as exited:
+            cli_main(["loadtest", "--target", "127.0.0.1:1", *bad])
+        assert exited.value.code == 2
+        assert says in capsys.readouterr().err
