@@ -122,7 +122,9 @@ def main(argv: list[str] | None = None) -> int:
                 ),
             }
         )
-    middle = sorted(rounds, key=lambda r: r["lifecycle_to_bare"])[len(rounds) // 2]
+    # The round whose lifecycle ratio is the median (the lower one of an even count), so
+    # that its rates and its ratio are figures of one and the same round.
+    middle = sorted(rounds, key=lambda r: r["lifecycle_to_bare"])[(len(rounds) - 1) // 2]
     half = max(1.0, middle["full_lifecycle"]["lifecycles_per_s"] / 2)
     print(f"latency at half the lifecycle rate ({half:.0f}/s)", flush=True)
     paced = with_server(Plan(**{**base.__dict__, "rate": half}))
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "half_rate": paced,
         "ratios": {
             key: {
-                "median": statistics.median(r[key] for r in rounds),
+                "median": statistics.median_low(r[key] for r in rounds),
                 "min": min(r[key] for r in rounds),
                 "max": max(r[key] for r in rounds),
             }
@@ -173,13 +175,10 @@ def table(r: dict[str, Any]) -> str:
 
     def ratio(key: str) -> str:
         spread = ratios[key]
-        if spread["min"] == spread["max"]:
+        if len(r["rounds"]) == 1:
             return f"ratio {spread['median']:.0%}"
-        rounds = len(r["rounds"])
-        return (
-            f"ratio {spread['median']:.0%} (median of {rounds} rounds, "
-            f"{spread['min']:.0%}-{spread['max']:.0%})"
-        )
+        each = ", ".join(f"{one[key]:.0%}" for one in r["rounds"])
+        return f"ratio {spread['median']:.0%} (median; rounds {each})"
 
     rows = [
         (
@@ -191,6 +190,11 @@ def table(r: dict[str, Any]) -> str:
             "submit alone, flat out",
             f"{s['submits_per_s']:,.0f}/s; bare unary echo {e['unary_calls_per_s']:,.0f}/s; "
             f"{ratio('submit_to_bare_echo')}",
+        ),
+        *(
+            [("rates shown", "those of the round with the median lifecycle ratio")]
+            if len(r["rounds"]) > 1
+            else []
         ),
         (
             f"submit -> offer at {h['plan']['rate']:.0f}/s",
