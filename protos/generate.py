@@ -2,11 +2,16 @@
 
 Run from anywhere: `python protos/generate.py`. With `--check`, exit 1 if the committed
 generated code differs from what the .proto files give (CI runs this).
+
+Each generated file ends with the SHA-256 of the .proto text it came from: a change to a
+.proto that protoc does not carry into the code (its comments, which document the API) still
+calls for regenerating, so the code in the repository always names the text it matches.
 """
 
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import shutil
 import sys
 import tempfile
@@ -36,6 +41,11 @@ def generate(out: Path) -> None:
     ]
     if protoc.main(args) != 0:
         sys.exit("protoc failed")
+    for generated in (out / "switchboard" / "v1").iterdir():
+        proto = PACKAGE / (generated.name.split("_pb2", 1)[0] + ".proto")
+        digest = hashlib.sha256(proto.read_bytes()).hexdigest()
+        with generated.open("a", encoding="utf-8") as f:
+            f.write(f"# generated from {proto.name}, sha256 {digest}\n")
 
 
 def main() -> int:

@@ -59,3 +59,4 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ADMINSERVICE']._serialized_start=800
   _globals['_ADMINSERVICE']._serialized_end=1163
 # @@protoc_insertion_point(module_scope)
+# generated from admin.proto, sha256 574a8381b6b2a245b211828a7c8d708d4a1c700e15598f47432f4614f0b9ef07

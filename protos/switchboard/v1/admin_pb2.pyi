@@ -82,3 +82,4 @@ class GetClockResponse(_message.Message):
     now: _timestamp_pb2.Timestamp
     manual: bool
     def __init__(self, now: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., manual: _Optional[bool] = ...) -> None: ...
+# generated from admin.proto, sha256 574a8381b6b2a245b211828a7c8d708d4a1c700e15598f47432f4614f0b9ef07

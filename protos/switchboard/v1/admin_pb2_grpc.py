@@ -237,3 +237,4 @@ class AdminService:
             timeout,
             metadata,
             _registered_method=True)
+# generated from admin.proto, sha256 574a8381b6b2a245b211828a7c8d708d4a1c700e15598f47432f4614f0b9ef07

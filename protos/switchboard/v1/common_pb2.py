@@ -65,3 +65,4 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONVERSATION_ATTRIBUTESENTRY']._serialized_start=167
   _globals['_CONVERSATION_ATTRIBUTESENTRY']._serialized_end=216
 # @@protoc_insertion_point(module_scope)
+# generated from common.proto, sha256 eece92780bbe230f1db51c50acc56b344a12d83358fd6358add7697b7662c2d0

@@ -22,3 +22,4 @@ if _version_not_supported:
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
     )
+# generated from common.proto, sha256 eece92780bbe230f1db51c50acc56b344a12d83358fd6358add7697b7662c2d0

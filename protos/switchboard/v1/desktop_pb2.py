@@ -94,3 +94,4 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DESKTOPSERVICE']._serialized_start=2807
   _globals['_DESKTOPSERVICE']._serialized_end=4006
 # @@protoc_insertion_point(module_scope)
+# generated from desktop.proto, sha256 1057e2235a31416fccbd2687d09a93fac11667aa730c61940ca351354817c3b5

@@ -247,3 +247,4 @@ class ResumeConversationResponse(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     state: _common_pb2.ConversationState
     def __init__(self, state: _Optional[_Union[_common_pb2.ConversationState, str]] = ...) -> None: ...
+# generated from desktop.proto, sha256 1057e2235a31416fccbd2687d09a93fac11667aa730c61940ca351354817c3b5

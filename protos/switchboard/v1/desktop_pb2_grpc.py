@@ -585,3 +585,4 @@ class DesktopService:
             timeout,
             metadata,
             _registered_method=True)
+# generated from desktop.proto, sha256 1057e2235a31416fccbd2687d09a93fac11667aa730c61940ca351354817c3b5

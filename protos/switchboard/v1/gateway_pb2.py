@@ -68,3 +68,4 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GATEWAYSERVICE']._serialized_start=1483
   _globals['_GATEWAYSERVICE']._serialized_end=2139
 # @@protoc_insertion_point(module_scope)
+# generated from gateway.proto, sha256 70d13e63288d1af35eda008a54047ec54628cf15965a1259c119f8f1b9e0b2a7

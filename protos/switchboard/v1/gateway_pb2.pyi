@@ -127,3 +127,4 @@ class RecordCustomerMessageResponse(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     state: _common_pb2.ConversationState
     def __init__(self, state: _Optional[_Union[_common_pb2.ConversationState, str]] = ...) -> None: ...
+# generated from gateway.proto, sha256 70d13e63288d1af35eda008a54047ec54628cf15965a1259c119f8f1b9e0b2a7

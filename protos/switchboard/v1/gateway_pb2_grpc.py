@@ -323,3 +323,4 @@ class GatewayService:
             timeout,
             metadata,
             _registered_method=True)
+# generated from gateway.proto, sha256 70d13e63288d1af35eda008a54047ec54628cf15965a1259c119f8f1b9e0b2a7

@@ -76,3 +76,4 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SUPERVISORSERVICE']._serialized_start=1651
   _globals['_SUPERVISORSERVICE']._serialized_end=2107
 # @@protoc_insertion_point(module_scope)
+# generated from supervisor.proto, sha256 836134b5b76c2c0814b232751de005b07046803f1716e51fe0206e29bee5bace

@@ -147,3 +147,4 @@ class AssignConversationResponse(_message.Message):
     conversation: _common_pb2.Conversation
     over_capacity: str
     def __init__(self, conversation: _Optional[_Union[_common_pb2.Conversation, _Mapping]] = ..., over_capacity: _Optional[str] = ...) -> None: ...
+# generated from supervisor.proto, sha256 836134b5b76c2c0814b232751de005b07046803f1716e51fe0206e29bee5bace

@@ -271,3 +271,4 @@ class SupervisorService:
             timeout,
             metadata,
             _registered_method=True)
+# generated from supervisor.proto, sha256 836134b5b76c2c0814b232751de005b07046803f1716e51fe0206e29bee5bace
