@@ -18,10 +18,6 @@ LEVELS = {
     "error": logging.ERROR,
 }
 
-# Fields every line starts with; the rest follow as key=value in name order.
-_HEAD = ("timestamp", "level", "event")
-
-
 def render_line(_logger: Any, method_name: str, event_dict: dict[str, Any]) -> str:
     """`2026-12-04T17:23:21.939Z [info    ] conversation.closed  agent_id=a1 queue_id=q1`.
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from switchboard.clients.loadtest.command import merge, report, run_load, split
-from switchboard.clients.loadtest.run import LoadRun, Plan
+from switchboard.clients.loadtest.run import LoadRun, Outcome, Plan
 from switchboard.clients.loadtest.stats import percentile, summary
 from switchboard.server.cli import main as cli_main
 
@@ -64,20 +65,32 @@ def test_outcomes_of_several_processes_merge_into_one_set_of_figures() -> None:
     assert "20 (10/s)" in report(figures)
 
 
-async def test_a_short_run_against_a_real_server_closes_everything_it_submits(harness) -> None:
-    connection = await harness.start(CONFIG)  # system clock: the load test runs in real time
-    plan = Plan(
-        address=connection.address,
-        desktops=5,
-        duration_s=0.5,
-        concurrency=4,
-        warmup_s=0.0,
-        progress=False,
+def short_plan(address: str, **fields: Any) -> Plan:
+    """A load test of a few desktops for a fraction of a second, latencies kept from the
+    start, no progress lines."""
+    return Plan(
+        **{
+            "address": address,
+            "desktops": 5,
+            "duration_s": 0.4,
+            "concurrency": 4,
+            "warmup_s": 0.0,
+            "progress": False,
+            **fields,
+        }
     )
-    outcome = await LoadRun(plan).run()
+
+
+def assert_all_work_closed(outcome: Outcome) -> None:
     assert outcome.errors == {}
     assert outcome.submitted > 0
     assert outcome.closed == outcome.accepted == outcome.offered == outcome.submitted
+
+
+async def test_a_short_run_against_a_real_server_closes_everything_it_submits(harness) -> None:
+    connection = await harness.start(CONFIG)  # system clock: the load test runs in real time
+    outcome = await LoadRun(short_plan(connection.address, duration_s=0.5)).run()
+    assert_all_work_closed(outcome)
     assert len(outcome.submit_to_offer_ms) == outcome.submitted
 
 
@@ -85,32 +98,18 @@ async def test_with_a_wrap_time_desktops_end_and_close_in_two_calls_and_still_cl
     harness,
 ) -> None:
     connection = await harness.start(CONFIG)
-    plan = Plan(
-        address=connection.address,
-        desktops=5,
-        duration_s=0.4,
-        concurrency=4,
-        wrap_s=0.05,
-        warmup_s=0.0,
-        progress=False,
-    )
+    plan = short_plan(connection.address, wrap_s=0.05)
     assert plan.unary_per_lifecycle == 4  # and 3 without a wrap time: end and close in one
-    outcome = await LoadRun(plan).run()
-    assert outcome.errors == {}
-    assert outcome.submitted > 0
-    assert outcome.closed == outcome.accepted == outcome.offered == outcome.submitted
+    assert_all_work_closed(await LoadRun(plan).run())
 
 
 async def test_submits_alone_finish_without_waiting_for_agents_that_are_not_there(harness) -> None:
     connection = await harness.start(CONFIG, manual_clock=False)
-    plan = Plan(
-        address=connection.address,
+    plan = short_plan(
+        connection.address,
         desktops=0,
         duration_s=0.3,
-        concurrency=4,
-        warmup_s=0.0,
         drain_s=60.0,  # would be waited out in full if anyone were expected to close work
-        progress=False,
     )
     outcome = await LoadRun(plan).run()
     assert outcome.errors == {}
@@ -124,18 +123,8 @@ async def test_a_work_stream_that_auto_accepts_is_worked_and_closed_like_offered
     config = CONFIG.replace("wrap_up: none", "wrap_up: none\n    auto_accept: true")
     assert "auto_accept: true" in config
     connection = await harness.start(config, manual_clock=False)
-    plan = Plan(
-        address=connection.address,
-        desktops=5,
-        duration_s=0.4,
-        concurrency=4,
-        warmup_s=0.0,
-        progress=False,
-    )
-    outcome = await LoadRun(plan).run()
-    assert outcome.errors == {}
-    assert outcome.submitted > 0
-    assert outcome.closed == outcome.accepted == outcome.offered == outcome.submitted
+    outcome = await LoadRun(short_plan(connection.address)).run()
+    assert_all_work_closed(outcome)
     assert len(outcome.submit_to_accepted_ms) == outcome.submitted
 
 
@@ -143,15 +132,7 @@ async def test_several_processes_close_all_work_whichever_process_submitted_it(
     harness,
 ) -> None:
     connection = await harness.start(CONFIG, manual_clock=False)
-    plan = Plan(
-        address=connection.address,
-        desktops=4,
-        duration_s=0.5,
-        concurrency=4,
-        warmup_s=0.0,
-        drain_s=20.0,
-        progress=False,
-    )
+    plan = short_plan(connection.address, desktops=4, duration_s=0.5, drain_s=20.0)
     figures = await asyncio.to_thread(run_load, plan, 2)
     assert figures["errors"] == {}
     assert figures["submitted"] > 0
