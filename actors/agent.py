@@ -98,6 +98,7 @@ class AgentActor(LoopActor):
         self._rounds = 0
         self._tokens = 0
         self._last_update: AgentUpdateEvent | None = None
+        self._event_this_turn: Envelope | None = None
         self._grace_token = 0
         self.presence_before_drop: Presence | None = None
         self.custom = ""  # the custom presence chosen ("lunch"); `chosen` is its base
@@ -111,6 +112,9 @@ class AgentActor(LoopActor):
     # --- messages --------------------------------------------------------------------
 
     def on_receive(self, message: object) -> object:
+        # The agent's state rides on the last event pushed while handling this message; the
+        # envelope is not read before the turn ends (see Envelope).
+        self._event_this_turn = None
         match message:
             case m.Proposal(queue_id, queue_priority, ticket, round_id, ring):
                 self._on_proposal(queue_id, queue_priority, ticket, round_id, ring)
@@ -132,12 +136,14 @@ class AgentActor(LoopActor):
                     self._decline(held, TIMED_OUT, self.directory.settings.after_missed_offer)
             case m.AgentEnds(conversation_id, close):
                 held = self._held(conversation_id, "active", "end")
-                # Ended and closed in one step, the agent is told its state once, after both.
-                state = self._end(held, by="agent", tell_changes=not close)
                 if close:
-                    self._close(held)
+                    # Ended and closed in one step: the desktop that asked hears where the
+                    # conversation ended up, once, with the agent's state after both (the
+                    # timeline still has both steps).
+                    self._end(held, by="agent", then_close=True)
+                    self._close(held, "ended and closed by agent")
                     return ConversationState.CLOSED
-                return state
+                return self._end(held, by="agent")
             case m.CustomerEnded(conversation_id):
                 held = self.work.get(conversation_id)
                 if held is not None and held.state in ("active", "parking"):
@@ -395,7 +401,7 @@ class AgentActor(LoopActor):
             self.chosen, self.custom = Presence.BUSY_DND, ""
         self._changed(gained_room=True)
 
-    def _end(self, held: Held, by: str, *, tell_changes: bool = True) -> ConversationState:
+    def _end(self, held: Held, by: str, *, then_close: bool = False) -> ConversationState:
         cid = held.ticket.conversation_id
         held.state = "wrap_up"
         self._note(held.ticket.conversation_id)
@@ -403,7 +409,8 @@ class AgentActor(LoopActor):
         self.log.info("agent.wrap_up", conversation_id=cid, ended_by=by)
         if by == "agent":
             self._tell_conversation(cid, m.Ended("agent", self.spec.id))
-        self._push(ConversationUpdateEvent(cid, ConversationState.WRAP_UP, f"ended by {by}"))
+        if not then_close:
+            self._push(ConversationUpdateEvent(cid, ConversationState.WRAP_UP, f"ended by {by}"))
         if not wrap_up.blocks_until_close:
             if wrap_up.seconds <= 0:
                 self._release(held)
@@ -416,11 +423,11 @@ class AgentActor(LoopActor):
                     self.actor_ref,
                     m.WrapUpBlockExpired(cid, token),
                 )
-        if tell_changes:
+        if not then_close:
             self._changed(gained_room=not held.holds_capacity)
         return ConversationState.WRAP_UP
 
-    def _close(self, held: Held) -> None:
+    def _close(self, held: Held, reason: str = "closed by agent") -> None:
         cid = held.ticket.conversation_id
         self._cancel_timer(held)
         del self.work[cid]
@@ -429,7 +436,7 @@ class AgentActor(LoopActor):
             self._release(held)
         self.log.info("agent.closed", conversation_id=cid)
         self._tell_conversation(cid, m.Closed(self.spec.id))
-        self._push(ConversationUpdateEvent(cid, ConversationState.CLOSED, "closed by agent"))
+        self._push(ConversationUpdateEvent(cid, ConversationState.CLOSED, reason))
         self._changed(gained_room=True)
 
     def _withdraw(self, conversation_id: str, reason: str) -> None:
@@ -840,8 +847,15 @@ class AgentActor(LoopActor):
 
     def _push_update_if_changed(self) -> None:
         update = self._agent_update()
-        if update != self._last_update:
-            self._push(update)
+        if update == self._last_update:
+            return
+        event = self._event_this_turn
+        if event is not None and event.agent is None:
+            # It rides on the event that changed it: one message, not two, and the desktop
+            # never sees the event without its effect on the agent.
+            event.agent = self._last_update = update
+            return
+        self._push(update)
 
     def _view(self) -> AgentView:
         return AgentView(
@@ -877,10 +891,12 @@ class AgentActor(LoopActor):
     def _push(self, event: object) -> None:
         """Number the event and journal it, then send it if a desktop is connected. Numbered
         even while none is, so that a desktop resuming its stream gets what it missed."""
-        if isinstance(event, AgentUpdateEvent):
-            self._last_update = event
         self.sequence += 1
         envelope = Envelope(self.sequence, self.clock.now(), event)
+        if isinstance(event, AgentUpdateEvent):
+            self._last_update = event
+        else:
+            self._event_this_turn = envelope
         self.directory.journal.pushed(self.spec.id, envelope)
         if self.link is not None:
             self.link.send(envelope)

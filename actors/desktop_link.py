@@ -49,14 +49,20 @@ class AgentUpdateEvent:
 
 @dataclass(slots=True)
 class Envelope:
-    """One message to a desktop, numbered per agent. Never changed once pushed, except that
-    the server keeps its wire form in `wire` the first time it builds it (for the journal or
-    the stream, whichever comes first), so a message is built once however often it goes
-    out."""
+    """One message to a desktop, numbered per agent.
+
+    `agent` is the agent's state after the event, when the event changed it. The agent sets
+    it within the same turn as it pushed the event (see AgentActor._push), which is before
+    anyone reads the envelope: the journal encodes it when its batch is committed and the
+    link sends it after that commit, both later turns of the loop. After that turn it never
+    changes, except that the server keeps its wire form in `wire` the first time it builds
+    it (for the journal or the stream, whichever comes first), so a message is built once
+    however often it goes out."""
 
     sequence: int
     at: float
     event: Any
+    agent: AgentUpdateEvent | None = None
     wire: Any = field(default=None, compare=False, repr=False)
 
 

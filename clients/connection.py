@@ -30,6 +30,16 @@ SETTLE_KEY = "switchboard-settle"
 SETTLED_KEY = "switchboard-settled-bin"
 
 
+def agent_state(message: desktop_pb2.ConnectResponse) -> desktop_pb2.AgentUpdate | None:
+    """The agent's state a desktop message tells, if any: an `agent_update` of its own, or the
+    state riding on an event that changed it (`agent`)."""
+    if message.HasField("agent"):
+        return message.agent
+    if message.HasField("agent_update"):
+        return message.agent_update
+    return None
+
+
 class Connection:
     def __init__(self, address: str) -> None:
         self.address = address

@@ -143,16 +143,22 @@ def _desktop_message(envelope: Envelope) -> desktop_pb2.ConnectResponse:
             message.conversation_update.conversation_id = conversation_id
             message.conversation_update.state = STATE_TO_PROTO[state]
             message.conversation_update.reason = reason
-        case AgentUpdateEvent(presence, used, total, conversation_ids, custom):
-            message.agent_update.custom_presence = custom
-            message.agent_update.presence = PRESENCE_TO_PROTO[presence]
-            message.agent_update.capacity_used = used
-            message.agent_update.capacity_total = total
-            message.agent_update.conversation_ids.extend(conversation_ids)
+        case AgentUpdateEvent():
+            _fill_agent_update(message.agent_update, event)
         case _:
             msg = f"no protobuf form for desktop event {event!r}"
             raise TypeError(msg)
+    if envelope.agent is not None:
+        _fill_agent_update(message.agent, envelope.agent)
     return message
+
+
+def _fill_agent_update(message: desktop_pb2.AgentUpdate, update: AgentUpdateEvent) -> None:
+    message.presence = PRESENCE_TO_PROTO[update.presence]
+    message.capacity_used = update.capacity_used
+    message.capacity_total = update.capacity_total
+    message.conversation_ids.extend(update.conversation_ids)
+    message.custom_presence = update.custom_presence
 
 
 def agent_status(snapshot: AgentSnapshot) -> supervisor_pb2.AgentStatus:

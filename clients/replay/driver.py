@@ -313,6 +313,9 @@ class Replay:
     ) -> None:
         agent_id = desktop.agent_id
         kind = message.WhichOneof("event")
+        if message.HasField("agent"):  # the agent's state after the event, riding on it
+            after = message.agent
+            self.checker.capacity(agent_id, after.capacity_used, after.capacity_total)
         if kind == "offer":
             cid = message.offer.conversation.id
             self.checker.offered(agent_id, cid)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 
 import grpc
-from switchboard.clients.connection import Desktop
+from switchboard.clients.connection import Desktop, agent_state
 from switchboard.v1 import desktop_pb2, gateway_pb2
 
 from tests.attack.checks import ACTIVE, CLOSED, OPEN, WRAP_UP, check_invariants, ok, outcomes
@@ -163,7 +163,7 @@ async def test_accept_racing_abandon_always_frees_the_agent(harness) -> None:
             [],
         ), (i, kinds(a1)[-6:])
     # What the desktop was told ends with the agent free.
-    last = [m.agent_update for m in a1.messages if m.HasField("agent_update")][-1]
+    last = [u for u in map(agent_state, a1.messages) if u is not None][-1]
     assert (last.capacity_used, list(last.conversation_ids)) == (0, [])
 
 

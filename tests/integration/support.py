@@ -14,7 +14,7 @@ import grpc
 import pytest
 from switchboard.clients.connection import Connection, Desktop, settle
 from switchboard.server.translate import timestamp
-from switchboard.v1 import common_pb2, gateway_pb2, supervisor_pb2
+from switchboard.v1 import common_pb2, desktop_pb2, gateway_pb2, supervisor_pb2
 
 # Every test clock starts here, so that no timestamp is the protobuf default (0).
 T0 = 1_000.0
@@ -125,7 +125,9 @@ class Centre:
 
 
 def kinds(desktop: Desktop) -> list[str]:
-    """The kind of each message the desktop received, in order, with its detail."""
+    """The kind of each message the desktop received, in order, with its detail. The agent's
+    state that rides on an event (ConnectResponse.agent) is listed right after that event,
+    as "agent ..." like a state update of its own."""
     result = []
     for message in desktop.messages:
         kind = message.WhichOneof("event")
@@ -144,12 +146,17 @@ def kinds(desktop: Desktop) -> list[str]:
                 )
                 result.append(f"update {u.conversation_id} {state}")
             case "agent_update":
-                u = message.agent_update
-                presence = common_pb2.Presence.Name(u.presence).removeprefix("PRESENCE_")
-                result.append(f"agent {presence} {u.capacity_used}/{u.capacity_total}")
+                result.append(_agent_line(message.agent_update))
             case _:
                 result.append(str(kind))
+        if message.HasField("agent"):
+            result.append(_agent_line(message.agent))
     return result
+
+
+def _agent_line(update: desktop_pb2.AgentUpdate) -> str:
+    presence = common_pb2.Presence.Name(update.presence).removeprefix("PRESENCE_")
+    return f"agent {presence} {update.capacity_used}/{update.capacity_total}"
 
 
 def offers(desktop: Desktop) -> list[str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from switchboard.clients.connection import Desktop
+from switchboard.clients.connection import Desktop, agent_state
 from switchboard.v1 import common_pb2, desktop_pb2, gateway_pb2, supervisor_pb2
 
 from tests.integration.support import (
@@ -58,7 +58,9 @@ agents:
 
 
 def agent_updates(desktop: Desktop) -> list[desktop_pb2.AgentUpdate]:
-    return [m.agent_update for m in desktop.messages if m.HasField("agent_update")]
+    """Every state of the agent the desktop was told: updates of their own and those riding
+    on events."""
+    return [u for u in map(agent_state, desktop.messages) if u is not None]
 
 
 def presences(desktop: Desktop) -> list[str]:
@@ -117,6 +119,17 @@ async def test_offer_accept_end_close_reaches_the_desktop_in_order(harness) -> N
     # Capacity is reserved by the offer, before the assignment.
     sequence = kinds(desktop)
     assert sequence.index("agent BUSY_DND 1/1") == sequence.index(f"offer {cid}") + 1
+    # The agent's state rides on the event that changed it, in the same message: the only
+    # update of its own is the one the sign-in sent.
+    offer_message = next(m for m in desktop.messages if m.HasField("offer"))
+    assert (offer_message.agent.presence, offer_message.agent.capacity_used) == (BUSY_DND, 1)
+    assert [m.WhichOneof("event") for m in desktop.messages] == [
+        "agent_update",
+        "offer",
+        "assignment",
+        "conversation_update",
+        "conversation_update",
+    ]
     assert sequence[-1] == "agent AVAILABLE 0/1"
     assert list(agent_updates(desktop)[-1].conversation_ids) == []
     # One sequence number per message, counting up by one; times follow the clock.
@@ -465,13 +478,19 @@ async def test_end_and_close_in_one_call_skips_wrap_up_and_frees_the_agent_at_on
     assert offers(a1) == [first, email]
     agent = await centre.agent("a1")
     assert list(agent.conversation_ids) == [] and list(agent.offered_ids) == [email]
-    # The desktop heard the conversation pass through wrap-up to closed.
+    # One step, one message: the desktop that asked hears where the conversation ended up,
+    # with the agent's state after both steps riding on it (no wrap-up in between).
     told = [k for k in kinds(a1) if first in k]
-    assert told[-2:] == [f"update {first} WRAP_UP", f"update {first} CLOSED"], told
-    # One step: the agent's own state is told once, after both (not also in between).
-    heard = kinds(a1)
-    after_wrap_up = heard[heard.index(f"update {first} WRAP_UP") + 1 :]
-    assert after_wrap_up[:2] == [f"update {first} CLOSED", "agent AVAILABLE 0/1"], heard
+    assert told[-1] == f"update {first} CLOSED" and f"update {first} WRAP_UP" not in told, told
+    closed = next(
+        m
+        for m in a1.messages
+        if m.HasField("conversation_update") and m.conversation_update.conversation_id == first
+    )
+    assert closed.conversation_update.reason == "ended and closed by agent"
+    assert closed.HasField("agent")
+    assert (closed.agent.presence, closed.agent.capacity_used) == (AVAILABLE, 0)
+    assert list(closed.agent.conversation_ids) == []
 
 
 async def test_end_and_close_is_one_step_that_a_racing_close_cannot_split(harness) -> None:

@@ -23,7 +23,7 @@ class ConnectRequest(_message.Message):
     def __init__(self, agent_id: _Optional[str] = ..., presence: _Optional[_Union[_common_pb2.Presence, str]] = ..., custom_presence: _Optional[str] = ..., resume_after_sequence: _Optional[int] = ...) -> None: ...
 
 class ConnectResponse(_message.Message):
-    __slots__ = ("sequence", "at", "offer", "assignment", "offer_withdrawn", "conversation_update", "agent_update")
+    __slots__ = ("sequence", "at", "offer", "assignment", "offer_withdrawn", "conversation_update", "agent_update", "agent")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     AT_FIELD_NUMBER: _ClassVar[int]
     OFFER_FIELD_NUMBER: _ClassVar[int]
@@ -31,6 +31,7 @@ class ConnectResponse(_message.Message):
     OFFER_WITHDRAWN_FIELD_NUMBER: _ClassVar[int]
     CONVERSATION_UPDATE_FIELD_NUMBER: _ClassVar[int]
     AGENT_UPDATE_FIELD_NUMBER: _ClassVar[int]
+    AGENT_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     at: _timestamp_pb2.Timestamp
     offer: Offer
@@ -38,7 +39,8 @@ class ConnectResponse(_message.Message):
     offer_withdrawn: OfferWithdrawn
     conversation_update: ConversationUpdate
     agent_update: AgentUpdate
-    def __init__(self, sequence: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., offer: _Optional[_Union[Offer, _Mapping]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., offer_withdrawn: _Optional[_Union[OfferWithdrawn, _Mapping]] = ..., conversation_update: _Optional[_Union[ConversationUpdate, _Mapping]] = ..., agent_update: _Optional[_Union[AgentUpdate, _Mapping]] = ...) -> None: ...
+    agent: AgentUpdate
+    def __init__(self, sequence: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., offer: _Optional[_Union[Offer, _Mapping]] = ..., assignment: _Optional[_Union[Assignment, _Mapping]] = ..., offer_withdrawn: _Optional[_Union[OfferWithdrawn, _Mapping]] = ..., conversation_update: _Optional[_Union[ConversationUpdate, _Mapping]] = ..., agent_update: _Optional[_Union[AgentUpdate, _Mapping]] = ..., agent: _Optional[_Union[AgentUpdate, _Mapping]] = ...) -> None: ...
 
 class Offer(_message.Message):
     __slots__ = ("conversation", "expires_at")
@@ -247,4 +249,4 @@ class ResumeConversationResponse(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     state: _common_pb2.ConversationState
     def __init__(self, state: _Optional[_Union[_common_pb2.ConversationState, str]] = ...) -> None: ...
-# generated from desktop.proto, sha256 1057e2235a31416fccbd2687d09a93fac11667aa730c61940ca351354817c3b5
+# generated from desktop.proto, sha256 0a100adec1d12d9c2ae9bd5f71dcc4c3346bee2611b95db1fb13de70534246c5

@@ -585,4 +585,4 @@ class DesktopService:
             timeout,
             metadata,
             _registered_method=True)
-# generated from desktop.proto, sha256 1057e2235a31416fccbd2687d09a93fac11667aa730c61940ca351354817c3b5
+# generated from desktop.proto, sha256 0a100adec1d12d9c2ae9bd5f71dcc4c3346bee2611b95db1fb13de70534246c5
