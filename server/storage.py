@@ -16,15 +16,23 @@ beside the event loop. A small one (a quiet server, a replay: one call at a time
 committed on the loop itself: in WAL mode with
 synchronous=NORMAL a commit only appends to the WAL file, some tens of microseconds, while
 handing it to the thread and back costs about half a millisecond of latency on every answer.
-Checkpoints, the part that syncs the disk, are never automatic: they always run on the
-writer thread (`CHECKPOINT_ROWS`). Reads go through the writer thread too, so one
-connection serves everything and the file can be locked exclusively against a second server.
+Checkpoints, the part that copies the WAL back into the database file and syncs the disk,
+are never automatic: they run on a thread and connection of their own (`CHECKPOINT_ROWS`),
+beside the commits, which go on meanwhile; only a last short pass, copying what came in
+meanwhile, runs where the commits run (`CHECKPOINT_PASSES`). A checkpoint of some thousands
+of rows takes tens of milliseconds (80-100 ms on a slow machine); run where the commits
+run, every answer and desktop message queued behind it waited that long. Reads go through
+the writer thread. A lock on the file (`flock`, taken before SQLite opens it) keeps a
+second server off it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import fcntl
 import json
+import os
 import sqlite3
 import time
 from collections import deque
@@ -146,9 +154,16 @@ INLINE_RECORDS = 64
 INLINE_WAITERS = 4
 QUIET_S = 0.001
 # After this many rows written since the last checkpoint (each dirties at most a page or two
-# of the WAL), the writer thread copies the WAL back into the database file. SQLite's own
+# of the WAL), the checkpoint thread copies the WAL back into the database file. SQLite's own
 # automatic checkpoint would do it every 1,000 pages, inside whichever commit crossed the line.
 CHECKPOINT_ROWS = 4_000
+# A checkpoint beside the commits copies what the WAL held when its pass began; commits
+# appended meanwhile are copied by another pass, each shorter than the one before. The WAL
+# starts again from its beginning only at a commit that finds all of it copied, which passes
+# running beside a steady flow of commits may never leave it: so the last pass runs on the
+# writer thread, where no commit comes in between, and copies the little that is left (a
+# stall of a millisecond or two, not the whole checkpoint's tens). Passes beside the commits:
+CHECKPOINT_PASSES = 3
 
 
 @dataclass(slots=True)
@@ -224,6 +239,11 @@ class Storage:
         self.path = str(path)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
         self._db: sqlite3.Connection | None = None
+        # Checkpoints: a connection and thread of their own (see the module's docstring).
+        self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._checkpoint_db: sqlite3.Connection | None = None
+        self._checkpointing: asyncio.Future | None = None
+        self._lock_fd: int | None = None  # the flock that keeps a second server off the file
         self._batch = _Batch()
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -248,9 +268,7 @@ class Storage:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._executor, self._load)
         except sqlite3.DatabaseError as exc:
-            db, self._db = self._db, None
-            if db is not None:
-                await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
+            await asyncio.get_running_loop().run_in_executor(self._executor, self._close_files)
             raise StorageError(
                 f"cannot use {self.path}: reading it failed ({exc}); it was left untouched"
             ) from None
@@ -322,11 +340,13 @@ class Storage:
         ]
 
     def _open(self) -> None:
-        if self.path != ":memory:" and Path(self.path).is_dir():
+        in_memory = self.path == ":memory:"
+        if not in_memory and Path(self.path).is_dir():
             raise StorageError(f"{self.path} is a directory, not a database file")
+        if not in_memory:
+            self._lock_file()
         try:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA locking_mode=EXCLUSIVE")
             version = db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
                 raise StorageError(
@@ -348,9 +368,8 @@ class Storage:
                     )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on the writer thread
-            # Takes the exclusive lock now (held until the server closes the file), and
-            # writes only when the schema must be created or migrated: a file refused later
+            db.execute("PRAGMA wal_autocheckpoint=0")  # checkpoints run on their own thread
+            # Writes only when the schema must be created or migrated: a file refused later
             # (say, a damaged page found while loading) is left as it was.
             db.execute("BEGIN IMMEDIATE")
             if version == 0:
@@ -369,8 +388,51 @@ class Storage:
                 reason = "it is locked by another process (is another server using it?)"
             elif "not a database" in reason:
                 reason = "it is not a SQLite database (corrupt, or another kind of file)"
+            self._unlock_file()
             raise StorageError(f"cannot use {self.path}: {reason}; it was left untouched") from None
         self._db = db
+        if not in_memory:
+            checkpointer = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            checkpointer.execute("PRAGMA synchronous=NORMAL")  # the checkpoint syncs the file
+            checkpointer.execute("PRAGMA wal_autocheckpoint=0")
+            self._checkpoint_db = checkpointer
+
+    def _lock_file(self) -> None:
+        """One server per file: an exclusive `flock` on the database file, held while it is
+        open. (A lock of its own kind: SQLite's are POSIX record locks, which closing any
+        descriptor of the file would drop, so this descriptor stays open until SQLite has
+        closed its connections.)"""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(f"cannot use {self.path}: {exc.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                raise StorageError(
+                    f"cannot use {self.path}: it cannot be locked against a second server "
+                    f"({exc.strerror}); use a file on a local disk"
+                ) from None
+            raise StorageError(
+                f"cannot use {self.path}: it is locked by another process (is another server "
+                "using it?); it was left untouched"
+            ) from None
+        self._lock_fd = fd
+
+    def _unlock_file(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing the descriptor releases the flock
+            self._lock_fd = None
+
+    def _close_files(self) -> None:
+        """Close both connections, then let go of the file (in that order: see _lock_file)."""
+        for db in (self._checkpoint_db, self._db):
+            if db is not None:
+                db.close()
+        self._checkpoint_db = self._db = None
+        self._unlock_file()
 
     # --- writing ---------------------------------------------------------------------
 
@@ -541,26 +603,60 @@ class Storage:
             _, callback = self._waiters.popleft()
             callback()
         self._rows_since_checkpoint += rows
-        if self._rows_since_checkpoint >= CHECKPOINT_ROWS and not self._pending:
+        if (
+            self._rows_since_checkpoint >= CHECKPOINT_ROWS
+            and self._checkpointing is None
+            and self._checkpoint_db is not None
+        ):
             self._rows_since_checkpoint = 0
-            future = self._loop.run_in_executor(self._executor, self._checkpoint)  # type: ignore[union-attr]
-            self._pending.add(future)
+            future = self._loop.run_in_executor(self._checkpointer, self._checkpoint)  # type: ignore[union-attr]
+            self._checkpointing = future
             future.add_done_callback(self._checkpointed)
-            return
         if not self._batch.empty():
             self._flush()
 
     def _checkpointed(self, future: asyncio.Future) -> None:
-        self._pending.discard(future)
         if future.exception() is not None:
             # The WAL stays as it is and keeps everything; the next checkpoint tries again.
+            self._checkpointing = None
+            log.warning("storage.checkpoint_failed", error=str(future.exception()))
+            return
+        if self._db is None:
+            self._checkpointing = None
+            return
+        # The last pass, where the commits run (see CHECKPOINT_PASSES): they wait for it.
+        last = self._loop.run_in_executor(self._executor, self._last_checkpoint_pass)  # type: ignore[union-attr]
+        self._checkpointing = last
+        self._pending.add(last)
+        last.add_done_callback(self._checkpoint_done)
+
+    def _checkpoint_done(self, future: asyncio.Future) -> None:
+        self._checkpointing = None
+        self._pending.discard(future)
+        if future.exception() is not None:
             log.warning("storage.checkpoint_failed", error=str(future.exception()))
         if not self._batch.empty():
             self._flush()
 
-    def _checkpoint(self) -> int:
+    def _checkpoint(self) -> None:
+        """Copy the WAL back into the database file beside the commits (on the checkpoint
+        thread), in passes until one finds nothing new or CHECKPOINT_PASSES have run."""
+        db = self._checkpoint_db
+        assert db is not None
+        seen = -1
+        for _ in range(CHECKPOINT_PASSES):
+            # A pass copies the frames the WAL had when it began (its `frames`), all of them:
+            # no reader holds any back (reads run on the writer thread, between commits).
+            _, frames, _ = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if frames == seen:
+                return  # nothing was appended since the pass before
+            seen = frames
+
+    def _last_checkpoint_pass(self) -> None:
+        """Copy what is left, on the writer thread: with no commit in between, all of the WAL
+        is copied, and the next commit starts it again from its beginning."""
         assert self._db is not None
-        return self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[0]
+        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
 
     def _write(self, batch: _Batch) -> int:
         """Commit `batch`; returns how many rows it wrote."""
@@ -691,7 +787,10 @@ class Storage:
 
     async def close(self) -> None:
         await self.drain()
-        if self._db is not None:
-            db, self._db = self._db, None
-            await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
+        if self._checkpointing is not None:
+            await asyncio.wait({self._checkpointing})
+        while self._pending:
+            await asyncio.wait(set(self._pending))
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_files)
+        self._checkpointer.shutdown(wait=True)
         self._executor.shutdown(wait=True)

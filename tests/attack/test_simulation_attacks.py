@@ -801,6 +801,55 @@ async def test_many_small_commits_keep_the_wal_file_bounded(tmp_path) -> None:
     )
 
 
+async def test_commits_go_on_while_a_checkpoint_copies_the_wal(tmp_path, monkeypatch) -> None:
+    """The checkpoint runs on a thread and connection of its own: while it copies the WAL
+    (held here, mid-copy, by an event the test sets), commits and their answers go on. Its
+    last pass then runs where the commits run, and the WAL starts again from its beginning:
+    the rows written after it go to the start of the file, which stops growing."""
+    monkeypatch.setattr(storage_module, "CHECKPOINT_ROWS", 200)
+    copying, may_finish = threading.Event(), threading.Event()
+    beside = Storage._checkpoint
+
+    def held_checkpoint(self: Storage) -> None:
+        copying.set()
+        assert may_finish.wait(30), "the test never let the checkpoint finish"
+        beside(self)
+
+    monkeypatch.setattr(Storage, "_checkpoint", held_checkpoint)
+    storage = Storage(tmp_path / "held.db")
+    await storage.open()
+    wal = tmp_path / "held.db-wal"
+    try:
+        i = 0
+        while not copying.is_set():
+            i += 1
+            storage.record(f"c{i}", TimelineEntry(T0 + i, "submitted", "", "q1", ""))
+            await storage.synced()
+            assert i < 1_000, "no checkpoint started"
+        # The checkpoint is mid-copy: commits are not held up behind it.
+        for j in range(150):
+            storage.record(f"during{j}", TimelineEntry(T0 + i, "submitted", "", "q1", ""))
+            await asyncio.wait_for(storage.synced(), 5)
+        grown = wal.stat().st_size
+        may_finish.set()
+        while storage._checkpointing is not None:  # the passes beside, then the last one
+            await asyncio.wait({storage._checkpointing})
+            await asyncio.sleep(0)  # its done-callback runs first, and starts the next
+        for j in range(20):
+            storage.record(f"after{j}", TimelineEntry(T0 + i, "submitted", "", "q1", ""))
+            await storage.synced()
+        assert wal.stat().st_size == grown  # reused from its start, not appended to
+    finally:
+        may_finish.set()
+        await storage.close()
+    db = sqlite3.connect(tmp_path / "held.db")
+    try:
+        (count,) = db.execute("SELECT COUNT(*) FROM timeline").fetchone()
+    finally:
+        db.close()
+    assert count == i + 150 + 20  # nothing lost on the way
+
+
 # --- 9. desktop streams over burst and single commits, resumed, settled -------------------
 
 MANY_DESKTOPS = """
