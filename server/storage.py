@@ -37,7 +37,6 @@ import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +47,7 @@ from switchboard.actors.desktop_link import Envelope
 from switchboard.actors.domain.model import AgentSpec, ConversationState, Ticket, frozen_map
 from switchboard.actors.recovery import OpenConversation, Saved, SubmitKey
 from switchboard.server import records, translate
+from switchboard.server.worker_thread import WorkerThread
 from switchboard.v1 import common_pb2
 
 SCHEMA_VERSION = 3
@@ -237,10 +237,10 @@ class StorageError(RuntimeError):
 class Storage:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite")
+        self._writer = WorkerThread("sqlite")
         self._db: sqlite3.Connection | None = None
         # Checkpoints: a connection and thread of their own (see the module's docstring).
-        self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="checkpoint")
+        self._checkpointer = WorkerThread("checkpoint")
         self._checkpoint_db: sqlite3.Connection | None = None
         self._checkpointing: asyncio.Future | None = None
         self._lock_fd: int | None = None  # the flock that keeps a second server off the file
@@ -260,15 +260,15 @@ class Storage:
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await self._loop.run_in_executor(self._executor, self._open)
+        await self._writer.run(self._open)
         self._flush()
 
     async def load(self) -> Saved:
         """What a restart needs, as the file holds it."""
         try:
-            return await asyncio.get_running_loop().run_in_executor(self._executor, self._load)
+            return await self._writer.run(self._load)
         except sqlite3.DatabaseError as exc:
-            await asyncio.get_running_loop().run_in_executor(self._executor, self._close_files)
+            await self._writer.run(self._close_files)
             raise StorageError(
                 f"cannot use {self.path}: reading it failed ({exc}); it was left untouched"
             ) from None
@@ -323,9 +323,7 @@ class Storage:
     async def desktop_messages(self, agent_id: str, after: int, upto: int) -> list[bytes]:
         """Messages pushed to `agent_id` numbered after..upto, in order, as sent."""
         await self.synced()
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._desktop_messages, agent_id, after, upto
-        )
+        return await self._writer.run(self._desktop_messages, agent_id, after, upto)
 
     def _desktop_messages(self, agent_id: str, after: int, upto: int) -> list[bytes]:
         db = self._db
@@ -575,7 +573,7 @@ class Storage:
                 return
             self._committed_upto(covered, rows)
             return
-        future = self._loop.run_in_executor(self._executor, self._write, batch)  # type: ignore[union-attr]
+        future = self._writer.run(self._write, batch)
         self._pending.add(future)
         future.add_done_callback(lambda f: self._written(f, batch, covered))
 
@@ -609,7 +607,7 @@ class Storage:
             and self._checkpoint_db is not None
         ):
             self._rows_since_checkpoint = 0
-            future = self._loop.run_in_executor(self._checkpointer, self._checkpoint)  # type: ignore[union-attr]
+            future = self._checkpointer.run(self._checkpoint)
             self._checkpointing = future
             future.add_done_callback(self._checkpointed)
         if not self._batch.empty():
@@ -625,7 +623,7 @@ class Storage:
             self._checkpointing = None
             return
         # The last pass, where the commits run (see CHECKPOINT_PASSES): they wait for it.
-        last = self._loop.run_in_executor(self._executor, self._last_checkpoint_pass)  # type: ignore[union-attr]
+        last = self._writer.run(self._last_checkpoint_pass)
         self._checkpointing = last
         self._pending.add(last)
         last.add_done_callback(self._checkpoint_done)
@@ -728,9 +726,7 @@ class Storage:
 
     async def find_conversation(self, conversation_id: str) -> common_pb2.Conversation | None:
         await self.drain()
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self._find, conversation_id
-        )
+        return await self._writer.run(self._find, conversation_id)
 
     def _find(self, conversation_id: str) -> common_pb2.Conversation | None:
         db = self._db
@@ -791,6 +787,6 @@ class Storage:
             await asyncio.wait({self._checkpointing})
         while self._pending:
             await asyncio.wait(set(self._pending))
-        await asyncio.get_running_loop().run_in_executor(self._executor, self._close_files)
-        self._checkpointer.shutdown(wait=True)
-        self._executor.shutdown(wait=True)
+        await self._writer.run(self._close_files)
+        self._checkpointer.shutdown()
+        self._writer.shutdown()
