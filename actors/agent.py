@@ -366,9 +366,11 @@ class AgentActor(LoopActor):
                 f"agent {self.spec.id} does not hold conversation {conversation_id}"
             )
         if held.state != state:
+            already = " (it was ended: CloseConversation closes it)" if action == "end" else ""
             raise FailedPrecondition(
-                f"cannot {action} conversation {conversation_id}: it is {held.state}, "
-                f"not {state.replace('_', '-')}"
+                f"cannot {action} conversation {conversation_id}: it is "
+                f"{held.state.replace('_', '-')}, not {state.replace('_', '-')}"
+                + (already if held.state == "wrap_up" else "")
             )
         return held
 

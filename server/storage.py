@@ -141,6 +141,7 @@ KEPT_DESKTOP_MESSAGES = 1_000
 log = structlog.get_logger("switchboard.storage")
 
 RETRY_S = 0.5  # after a failed commit (a full disk, say), try again this soon
+CLOSE_FAILING_S = 10.0  # at shutdown, give up on commits that have failed this long
 
 # A batch of at most this many records, that at most this many answers and desktop messages
 # wait for, is committed on the event loop if the last commit ended at least QUIET_S ago; any
@@ -253,6 +254,7 @@ class Storage:
         self._committed = 0
         self._waiters: deque[tuple[int, Callable[[], None]]] = deque()
         self._failing = False  # the last commit failed: retry on the writer thread
+        self._failing_since = 0.0  # time.monotonic() of the first of the failures in a row
         self._rows_since_checkpoint = 0
         self._last_commit_at = 0.0  # time.perf_counter() when the last commit ended
 
@@ -343,6 +345,7 @@ class Storage:
             raise StorageError(f"{self.path} is a directory, not a database file")
         if not in_memory:
             self._lock_file()
+        db: sqlite3.Connection | None = None
         try:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -380,13 +383,25 @@ class Storage:
             if version != SCHEMA_VERSION:
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             db.execute("COMMIT")
+            # A WAL left by a crash holds work already recovered into the file by SQLite's
+            # reads; copying it back now and starting it afresh keeps it from growing over
+            # repeated crashes (it is reused, never shrunk, while the server runs).
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except StorageError:
+            self._let_go_at_open(db)
+            raise
         except sqlite3.DatabaseError as exc:
             reason = str(exc)
             if "locked" in reason:
                 reason = "it is locked by another process (is another server using it?)"
             elif "not a database" in reason:
                 reason = "it is not a SQLite database (corrupt, or another kind of file)"
-            self._unlock_file()
+            elif "readonly" in reason:
+                reason = (
+                    f"it cannot be written ({reason}); SQLite keeps its -wal and -shm files "
+                    "beside it, so the file and its directory must both be writable"
+                )
+            self._let_go_at_open(db)
             raise StorageError(f"cannot use {self.path}: {reason}; it was left untouched") from None
         self._db = db
         if not in_memory:
@@ -418,6 +433,35 @@ class Storage:
                 "using it?); it was left untouched"
             ) from None
         self._lock_fd = fd
+
+    def _let_go_at_open(self, db: sqlite3.Connection | None) -> None:
+        """A file refused at open is let go of entirely: this process may try another."""
+        if db is not None:
+            db.close()
+        self._unlock_file()
+
+    def _check_file_in_place(self) -> None:
+        """The file locked at open must still be the one at the path. Deleted or moved away,
+        commits would go to a file no restart finds (and a new server could create another
+        at the path, beside this one's -wal and -shm): refuse to commit, so that nothing
+        more is acknowledged. One fstat and one stat per commit."""
+        if self._lock_fd is None:
+            return
+        held = os.fstat(self._lock_fd)
+        try:
+            here = os.stat(self.path)
+        except FileNotFoundError:
+            here = None
+        if (
+            held.st_nlink == 0
+            or here is None
+            or (here.st_dev, here.st_ino) != (held.st_dev, held.st_ino)
+        ):
+            raise StorageError(
+                f"the journal {self.path} was deleted or replaced while this server ran; "
+                "nothing more is acknowledged. Stop the server (if the file was moved, put it "
+                "back first, with its -wal file: that holds the latest work)"
+            )
 
     def _unlock_file(self) -> None:
         if self._lock_fd is not None:
@@ -589,6 +633,8 @@ class Storage:
         # Nothing it covers was told to anyone: keep it and try again shortly, on the
         # writer thread (a disk in trouble must not stall the loop).
         log.error("storage.write_failed", error=str(error), path=self.path)
+        if not self._failing:
+            self._failing_since = time.monotonic()
         self._failing = True
         self._batch = batch.then(self._batch)
         self._loop.call_later(RETRY_S, self._flush)  # type: ignore[union-attr]
@@ -660,6 +706,7 @@ class Storage:
         """Commit `batch`; returns how many rows it wrote."""
         db = self._db
         assert db is not None
+        self._check_file_in_place()
         changes_before = db.total_changes
         db.execute("BEGIN")
         try:
@@ -782,7 +829,18 @@ class Storage:
         return message
 
     async def close(self) -> None:
-        await self.drain()
+        """Commit everything handed over, then close. Commits that keep failing (a full
+        disk, a journal deleted under the server) would hold the shutdown for ever: after
+        CLOSE_FAILING_S of nothing but failures the rest is given up (none of it was
+        acknowledged: answers wait for their commit) and StorageError says so."""
+        drained = asyncio.ensure_future(self.drain())
+        given_up = 0
+        while not drained.done():
+            await asyncio.wait({drained}, timeout=RETRY_S)
+            if self._failing and time.monotonic() - self._failing_since > CLOSE_FAILING_S:
+                drained.cancel()
+                given_up = self._recorded - self._committed
+                break
         if self._checkpointing is not None:
             await asyncio.wait({self._checkpointing})
         while self._pending:
@@ -790,3 +848,9 @@ class Storage:
         await self._writer.run(self._close_files)
         self._checkpointer.shutdown()
         self._writer.shutdown()
+        if given_up:
+            log.error("storage.closed_uncommitted", records=given_up, path=self.path)
+            raise StorageError(
+                f"closed {self.path} with {given_up} record(s) not committed after "
+                f"{CLOSE_FAILING_S:.0f} s of failing commits (none of them was acknowledged)"
+            )

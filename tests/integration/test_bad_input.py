@@ -419,7 +419,8 @@ async def test_closing_before_ending_fails_then_the_normal_order_works(harness) 
     response = await centre.conn.desktop.EndConversation(end("a1", cid))
     assert response.state == WRAP_UP
     error = await refused(centre.conn.desktop.EndConversation(end("a1", cid)), PRECONDITION, cid)
-    assert "wrap_up" in error.details() or "wrap-up" in error.details()
+    assert "it is wrap-up, not active" in error.details()
+    assert "CloseConversation closes it" in error.details()  # what to do instead
     await centre.conn.desktop.CloseConversation(close("a1", cid))
     await centre.settle()
     assert (await centre.conversation(cid)).state == CLOSED

@@ -1,0 +1,109 @@
+"""The journal's file: what happens when it is taken away under a running server, refused at
+open, or left with a large WAL by a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sqlite3
+
+import pytest
+from switchboard.server import storage as storage_module
+from switchboard.server.storage import Storage, StorageError
+
+
+@pytest.fixture
+def fast_retries(monkeypatch):
+    # The retry and the give-up delay are real time (a disk's trouble, not the engine's
+    # clock): shortened so that the test takes a fraction of a second.
+    monkeypatch.setattr(storage_module, "RETRY_S", 0.01)
+    monkeypatch.setattr(storage_module, "CLOSE_FAILING_S", 0.05)
+
+
+@pytest.mark.parametrize("how", ["deleted", "moved", "replaced"])
+async def test_a_journal_taken_away_under_the_server_acknowledges_nothing_more(
+    tmp_path, fast_retries, how
+) -> None:
+    path = tmp_path / "j.db"
+    storage = Storage(path)
+    await storage.open()
+    storage.profile_counts("a1", "2026-12-04", {"daily": 1})
+    await storage.synced()
+    if how == "deleted":
+        os.remove(path)
+    elif how == "moved":
+        os.rename(path, tmp_path / "j.db.moved")
+    else:
+        os.rename(path, tmp_path / "j.db.old")
+        sqlite3.connect(path).close()  # another file now sits at the path
+    storage.profile_counts("a2", "2026-12-04", {"daily": 2})
+    acknowledged = asyncio.ensure_future(storage.synced())
+    await asyncio.sleep(0.1)  # several failed commits and retries
+    assert not acknowledged.done()
+    with pytest.raises(StorageError, match=r"1 record.* not committed"):
+        await storage.close()
+    acknowledged.cancel()
+
+
+class _Events:
+    """Stands in for the module's structlog logger (whose first use is cached) to see what
+    the journal logs."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, dict]] = []
+
+    def _record(self, event: str, **fields: object) -> None:
+        self.seen.append((event, fields))
+
+    error = warning = info = _record
+
+
+async def test_the_failures_say_what_happened(tmp_path, fast_retries, monkeypatch) -> None:
+    events = _Events()
+    monkeypatch.setattr(storage_module, "log", events)
+    path = tmp_path / "j.db"
+    storage = Storage(path)
+    await storage.open()
+    os.remove(path)
+    storage.profile_counts("a1", "2026-12-04", {"daily": 1})
+    await asyncio.sleep(0.05)
+    with pytest.raises(StorageError):
+        await storage.close()
+    failures = [fields for event, fields in events.seen if event == "storage.write_failed"]
+    assert failures
+    assert "was deleted or replaced while this server ran" in str(failures[0]["error"])
+    closed = [fields for event, fields in events.seen if event == "storage.closed_uncommitted"]
+    assert [fields["records"] for fields in closed] == [1]
+
+
+async def test_a_journal_refused_at_open_is_let_go_of(tmp_path) -> None:
+    path = tmp_path / "newer.db"
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA user_version=99")
+    con.close()
+    for _ in range(2):  # the second try is refused for the same reason, not as "locked"
+        with pytest.raises(StorageError, match="newer Switchboard"):
+            await Storage(path).open()
+
+
+async def test_a_wal_left_by_a_crash_is_copied_back_and_started_afresh_at_open(tmp_path) -> None:
+    path = tmp_path / "j.db"
+    storage = Storage(path)
+    await storage.open()
+    for i in range(500):  # fewer rows than a checkpoint waits for: all of it in the WAL
+        storage.profile_counts(f"a{i}", "2026-12-04", {"daily": i})
+    await storage.synced()
+    crashed = tmp_path / "crashed"
+    crashed.mkdir()
+    for suffix in ("", "-wal"):  # the files as a kill -9 would leave them
+        shutil.copy(f"{path}{suffix}", f"{crashed / 'j.db'}{suffix}")
+    await storage.close()
+    assert os.path.getsize(f"{crashed / 'j.db'}-wal") > 0
+
+    again = Storage(crashed / "j.db")
+    await again.open()
+    assert os.path.getsize(f"{crashed / 'j.db'}-wal") == 0
+    saved = await again.load()
+    await again.close()
+    assert len(saved.profile_counts) == 500
