@@ -262,5 +262,10 @@ def report(f: dict[str, Any]) -> str:
             f"  all desktops reconnecting at once: {f['reconnected']:,} back in "
             f"{f['reconnect_s']:.2f} s, {f['reconnect_failed']} failed"
         )
-    lines.append(f"  errors: {f['errors'] or 'none'}")
+    if not f["errors"]:
+        lines.append("  errors: none")
+    else:
+        lines.append("  errors:")
+        for what, count in sorted(f["errors"].items(), key=lambda item: -item[1]):
+            lines.append(f"    {count:>9,}  {what}")
     return "\n".join(lines)

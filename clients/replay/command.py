@@ -44,7 +44,10 @@ def add_replay_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--from", dest="start", help="only calls queued from HH:MM:SS on")
     parser.add_argument("--until", help="only calls queued before HH:MM:SS")
     parser.add_argument(
-        "--log-level", choices=["debug", "info", "warning", "error"], default="warning"
+        "--log-level",
+        choices=["debug", "info", "warning", "error"],
+        default="warning",
+        help="the replay's and the started server's [%(default)s]",
     )
     parser.add_argument("--log-format", choices=["console", "json"], default="console")
     parser.set_defaults(run=run_command)
@@ -82,7 +85,7 @@ def run_command(args: argparse.Namespace) -> int:
     server = None
     address = args.server
     if address is None:
-        server = ServerProcess(args.config, log_file=args.server_log)
+        server = ServerProcess(args.config, log_file=args.server_log, log_level=args.log_level)
         try:
             address = server.start()
         except RuntimeError as exc:

@@ -63,6 +63,7 @@ def test_outcomes_of_several_processes_merge_into_one_set_of_figures() -> None:
     assert figures["submits_per_s"] == 10.0 and figures["lifecycles_per_s"] == 4.0
     assert figures["submit"]["count"] == 3 and figures["errors"] == {"submit: UNAVAILABLE": 3}
     assert "20 (10/s)" in report(figures)
+    assert "  errors:\n            3  submit: UNAVAILABLE" in report(figures)  # a count a line
 
 
 def short_plan(address: str, **fields: Any) -> Plan:
