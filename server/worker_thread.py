@@ -1,11 +1,12 @@
 """One thread that runs blocking work (SQLite) in the order it is handed over, for the loop.
 
-`loop.run_in_executor` with a one-thread `ThreadPoolExecutor` did the same, but each hand-over
-cost the event loop's thread more than the commit it carried on a busy server: a
-`concurrent.futures.Future` chained to an asyncio one, the pool's locks, and an "is a thread
-idle?" semaphore acquired in Python on every call (together 8-10 % of the loop's samples
-under a submit-only load). Here a hand-over is one put on a `SimpleQueue` (C, no Python
-lock), and the answer comes back with one `call_soon_threadsafe`.
+`loop.run_in_executor` with a one-thread `ThreadPoolExecutor` did the same, with more work on
+the event loop's thread for each hand-over: a `concurrent.futures.Future` chained to an
+asyncio one, the pool's locks, and an "is a thread idle?" semaphore acquired in Python on
+every call (together 8-10 % of the loop's samples under a submit-only load on a busy
+machine; on a quiet one, paired runs showed no difference beyond the noise). Here a
+hand-over is one put on a `SimpleQueue` (C, no Python lock), and the answer comes back with
+one `call_soon_threadsafe`.
 """
 
 from __future__ import annotations
