@@ -268,8 +268,10 @@ agents:
     assert offers(a1) == [cid]
     disk = FlakyDisk(harness.running.storage)
     disk.full = True
-    # Hold the first retry that carries the accept (the agent's "I hold it" row).
-    disk.hold_if = lambda batch: cid in batch.agent_work
+    # Hold the first retry that carries the accept (the agent's "I hold it" row). A retry,
+    # not the first try: that one may go to the writer thread too (on a busy machine the
+    # server does not look quiet), and must fail first.
+    disk.hold_if = lambda batch: cid in batch.agent_work and disk.failures >= 1
     accepting = asyncio.create_task(a1.accept(cid))
     await asyncio.wait_for(disk.held.wait(), 10)
     assert disk.failures >= 1 and not accepting.done()  # not answered: nothing committed
