@@ -383,10 +383,6 @@ class Storage:
             if version != SCHEMA_VERSION:
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             db.execute("COMMIT")
-            # A WAL left by a crash holds work already recovered into the file by SQLite's
-            # reads; copying it back now and starting it afresh keeps it from growing over
-            # repeated crashes (it is reused, never shrunk, while the server runs).
-            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except StorageError:
             self._let_go_at_open(db)
             raise

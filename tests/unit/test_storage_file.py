@@ -1,11 +1,10 @@
-"""The journal's file: what happens when it is taken away under a running server, refused at
-open, or left with a large WAL by a crash."""
+"""The journal's file: what happens when it is taken away under a running server, or refused
+at open."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sqlite3
 
 import pytest
@@ -85,25 +84,3 @@ async def test_a_journal_refused_at_open_is_let_go_of(tmp_path) -> None:
     for _ in range(2):  # the second try is refused for the same reason, not as "locked"
         with pytest.raises(StorageError, match="newer Switchboard"):
             await Storage(path).open()
-
-
-async def test_a_wal_left_by_a_crash_is_copied_back_and_started_afresh_at_open(tmp_path) -> None:
-    path = tmp_path / "j.db"
-    storage = Storage(path)
-    await storage.open()
-    for i in range(500):  # fewer rows than a checkpoint waits for: all of it in the WAL
-        storage.profile_counts(f"a{i}", "2026-12-04", {"daily": i})
-    await storage.synced()
-    crashed = tmp_path / "crashed"
-    crashed.mkdir()
-    for suffix in ("", "-wal"):  # the files as a kill -9 would leave them
-        shutil.copy(f"{path}{suffix}", f"{crashed / 'j.db'}{suffix}")
-    await storage.close()
-    assert os.path.getsize(f"{crashed / 'j.db'}-wal") > 0
-
-    again = Storage(crashed / "j.db")
-    await again.open()
-    assert os.path.getsize(f"{crashed / 'j.db'}-wal") == 0
-    saved = await again.load()
-    await again.close()
-    assert len(saved.profile_counts) == 500
