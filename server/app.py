@@ -9,6 +9,7 @@ import asyncio
 import gc
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,6 +179,7 @@ async def start(
     await server.start()
     for name in ["", *services]:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    storage.on_failing = _health_follows(health_servicer, ["", *services])
     log.info(
         "server.started",
         listen=listen,
@@ -191,6 +193,27 @@ async def start(
     running = Running(server, port, centre, storage, dispatcher, desktops, config_path)
     admin.reload = running.reload
     return running
+
+
+def _health_follows(health_servicer: Any, names: list[str]) -> Callable[[bool], None]:
+    """What the journal calls when its commits start or stop failing (a full disk, a file
+    taken away): nothing can be acknowledged meanwhile, so health checking says NOT_SERVING
+    and a load balancer or an orchestrator can act on it."""
+    setting: set[asyncio.Task] = set()  # kept until done: the loop holds tasks weakly
+
+    def journal_failing(failing: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.NOT_SERVING
+            if failing
+            else health_pb2.HealthCheckResponse.SERVING
+        )
+        log.warning("server.health", status="not_serving" if failing else "serving")
+        for name in names:
+            task = asyncio.ensure_future(health_servicer.set(name, status))
+            setting.add(task)
+            task.add_done_callback(setting.discard)
+
+    return journal_failing
 
 
 async def serve(

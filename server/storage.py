@@ -245,6 +245,12 @@ class Storage:
         self._checkpoint_db: sqlite3.Connection | None = None
         self._checkpointing: asyncio.Future | None = None
         self._lock_fd: int | None = None  # the flock that keeps a second server off the file
+        # What each commit checks is still there, against the working directory of now: a
+        # program that embeds the journal and changes directory later must not find its
+        # relative path "gone". (Not normalised: "link/.." means what it meant to open().)
+        self._path_in_place = os.path.join(os.getcwd(), self.path)
+        # Told True when commits start failing and False when they succeed again (health).
+        self.on_failing: Callable[[bool], None] | None = None
         self._batch = _Batch()
         self._flush_scheduled = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -262,8 +268,16 @@ class Storage:
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
-        await self._writer.run(self._open)
+        try:
+            await self._writer.run(self._open)
+        except BaseException:
+            self._stop_threads()  # refused: nothing of this journal is left running
+            raise
         self._flush()
+
+    def _stop_threads(self) -> None:
+        self._checkpointer.shutdown()
+        self._writer.shutdown()
 
     async def load(self) -> Saved:
         """What a restart needs, as the file holds it."""
@@ -271,6 +285,7 @@ class Storage:
             return await self._writer.run(self._load)
         except sqlite3.DatabaseError as exc:
             await self._writer.run(self._close_files)
+            self._stop_threads()
             raise StorageError(
                 f"cannot use {self.path}: reading it failed ({exc}); it was left untouched"
             ) from None
@@ -344,6 +359,7 @@ class Storage:
         if not in_memory and Path(self.path).is_dir():
             raise StorageError(f"{self.path} is a directory, not a database file")
         if not in_memory:
+            self._refuse_a_wal_without_its_file()
             self._lock_file()
         db: sqlite3.Connection | None = None
         try:
@@ -430,6 +446,27 @@ class Storage:
             ) from None
         self._lock_fd = fd
 
+    def _refuse_a_wal_without_its_file(self) -> None:
+        """A -wal with frames beside a missing or empty database file: the database was
+        deleted or moved without its -wal. (Never a journal of ours: SQLite writes the file's
+        first page before any frame.) SQLite would lay the old frames over a new, empty file,
+        or fail with "disk I/O error": refuse before anything is created."""
+        try:
+            wal_bytes = os.stat(f"{self.path}-wal").st_size
+        except OSError:
+            return
+        try:
+            file_bytes = os.stat(self.path).st_size
+        except FileNotFoundError:
+            file_bytes = 0
+        if wal_bytes and not file_bytes:
+            raise StorageError(
+                f"cannot use {self.path}: the database file is missing or empty but its -wal "
+                f"({wal_bytes:,} bytes) is there, so the file was deleted or moved without "
+                "it. Put the database back beside its -wal, or move the -wal and -shm away "
+                "to start a new journal; nothing was changed"
+            )
+
     def _let_go_at_open(self, db: sqlite3.Connection | None) -> None:
         """A file refused at open is let go of entirely: this process may try another."""
         if db is not None:
@@ -445,7 +482,7 @@ class Storage:
             return
         held = os.fstat(self._lock_fd)
         try:
-            here = os.stat(self.path)
+            here = os.stat(self._path_in_place)
         except FileNotFoundError:
             here = None
         if (
@@ -631,12 +668,16 @@ class Storage:
         log.error("storage.write_failed", error=str(error), path=self.path)
         if not self._failing:
             self._failing_since = time.monotonic()
+            if self.on_failing is not None:
+                self.on_failing(True)
         self._failing = True
         self._batch = batch.then(self._batch)
         self._loop.call_later(RETRY_S, self._flush)  # type: ignore[union-attr]
 
     def _committed_upto(self, covered: int, rows: int) -> None:
         self._last_commit_at = time.perf_counter()
+        if self._failing and self.on_failing is not None:
+            self.on_failing(False)
         self._failing = False
         self._committed = covered
         while self._waiters and self._waiters[0][0] <= covered:
@@ -713,6 +754,9 @@ class Storage:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+        # Again after the commit: a file deleted while it ran took this batch with it. The
+        # batch then counts as failed and is never acknowledged.
+        self._check_file_in_place()
         return db.total_changes - changes_before
 
     @staticmethod
