@@ -10,6 +10,10 @@ the desktop (an offer is accepted; the bank's work stream assigns without offeri
 and closes the conversation in one call, and prints the stream's messages and the
 conversation's timeline. It uses nothing but grpcio and the generated code, as a gateway
 or desktop written in any language would.
+
+One run at a time: runs share one agent, and a second desktop stream for an agent
+replaces the first (ABORTED). A run stopped halfway leaves its call with the agent; the
+next run ends and closes it first.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from switchboard.v1 import (
 )
 
 AGENT = "example-agent"
+CLOSED = common_pb2.CONVERSATION_STATE_CLOSED
 
 
 async def main(address: str) -> None:
@@ -38,17 +43,25 @@ async def main(address: str) -> None:
         gateway = gateway_pb2_grpc.GatewayServiceStub(channel)
         desktop = desktop_pb2_grpc.DesktopServiceStub(channel)
 
-        await admin.UpsertAgent(
-            admin_pb2.UpsertAgentRequest(
-                agent_id=AGENT, name="Example Agent", capacity=1, queue_ids=["retail"]
+        try:
+            await admin.UpsertAgent(
+                admin_pb2.UpsertAgentRequest(
+                    agent_id=AGENT, name="Example Agent", capacity=1, queue_ids=["retail"]
+                )
             )
-        )
+        except grpc.aio.AioRpcError as exc:  # another configuration, say: no queue "retail"
+            sys.exit(f"cannot provision {AGENT}: {exc.code().name}: {exc.details()}")
         # The desktop's stream: everything for this agent arrives on it, numbered.
         stream = desktop.Connect(
             desktop_pb2.ConnectRequest(agent_id=AGENT, presence=common_pb2.PRESENCE_AVAILABLE)
         )
         first = await stream.read()  # the agent's state as it connects
-        print(f"#{first.sequence} connected: {first.agent_update.capacity_total} free")
+        state = first.agent_update
+        print(f"#{first.sequence} connected: {state.capacity_total - state.capacity_used} free")
+        # Work an earlier run left with the agent (it was stopped halfway): end and close it,
+        # or it would hold the agent's capacity and this run's call would wait for it.
+        for leftover in state.conversation_ids:
+            await end_and_close(desktop, leftover)
 
         submitted = await gateway.SubmitWork(
             gateway_pb2.SubmitWorkRequest(
@@ -67,21 +80,20 @@ async def main(address: str) -> None:
                 break
             event = message.WhichOneof("event")
             print(f"#{message.sequence} {event}: capacity used {message.agent.capacity_used}")
-            if event == "offer" and message.offer.conversation.id == cid:
+            # Whatever reaches the agent is answered, this run's call or not.
+            if event == "offer":
                 await desktop.AcceptOffer(
-                    desktop_pb2.AcceptOfferRequest(agent_id=AGENT, conversation_id=cid)
-                )
-            elif event == "assignment" and message.assignment.conversation.id == cid:
-                # The agent talks to the customer here, then presses "end and close".
-                await desktop.EndConversation(
-                    desktop_pb2.DesktopEndConversationRequest(
-                        agent_id=AGENT, conversation_id=cid, close=True
+                    desktop_pb2.AcceptOfferRequest(
+                        agent_id=AGENT, conversation_id=message.offer.conversation.id
                     )
                 )
-            elif event == "conversation_update" and message.conversation_update.state == (
-                common_pb2.CONVERSATION_STATE_CLOSED
-            ):
-                break
+            elif event == "assignment":
+                # The agent talks to the customer here, then presses "end and close".
+                await end_and_close(desktop, message.assignment.conversation.id)
+            elif event == "conversation_update":
+                update = message.conversation_update
+                if update.conversation_id == cid and update.state == CLOSED:
+                    break
         stream.cancel()  # the desktop closes; the agent stays signed in for a grace period
 
         found = await gateway.GetConversation(
@@ -90,6 +102,17 @@ async def main(address: str) -> None:
         print(f"{cid} is {common_pb2.ConversationState.Name(found.conversation.state)}:")
         for entry in found.conversation.timeline:
             print(f"  {entry.at.ToDatetime():%H:%M:%S.%f}  {entry.kind:<12} {entry.detail}")
+
+
+async def end_and_close(desktop: desktop_pb2_grpc.DesktopServiceStub, cid: str) -> None:
+    try:
+        await desktop.EndConversation(
+            desktop_pb2.DesktopEndConversationRequest(
+                agent_id=AGENT, conversation_id=cid, close=True
+            )
+        )
+    except grpc.aio.AioRpcError as exc:  # it ended meanwhile: the customer hung up, say
+        print(f"{cid}: {exc.code().name}: {exc.details()}")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,12 @@ def add_replay_command(commands: argparse._SubParsersAction) -> None:
         default="warning",
         help="the replay's and the started server's [%(default)s]",
     )
-    parser.add_argument("--log-format", choices=["console", "json"], default="console")
+    parser.add_argument(
+        "--log-format",
+        choices=["console", "json"],
+        default="console",
+        help="the replay's and the started server's [%(default)s]",
+    )
     parser.set_defaults(run=run_command)
 
 
@@ -85,7 +90,12 @@ def run_command(args: argparse.Namespace) -> int:
     server = None
     address = args.server
     if address is None:
-        server = ServerProcess(args.config, log_file=args.server_log, log_level=args.log_level)
+        server = ServerProcess(
+            args.config,
+            log_file=args.server_log,
+            log_level=args.log_level,
+            extra_args=["--log-format", args.log_format],
+        )
         try:
             address = server.start()
         except RuntimeError as exc:
