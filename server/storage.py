@@ -39,7 +39,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import structlog
 from switchboard.actors.conversation import ConversationSnapshot, TimelineEntry
@@ -284,11 +284,18 @@ class Storage:
         try:
             return await self._writer.run(self._load)
         except sqlite3.DatabaseError as exc:
-            await self._writer.run(self._close_files)
-            self._stop_threads()
-            raise StorageError(
-                f"cannot use {self.path}: reading it failed ({exc}); it was left untouched"
-            ) from None
+            await self._refuse_at_load(f"reading it failed ({exc})")
+        except (KeyError, ValueError, TypeError) as exc:
+            # A row SQLite reads but we cannot (edited by hand, written by a tool): refused
+            # like a damaged page, not a traceback.
+            await self._refuse_at_load(
+                f"a record in it does not read back ({type(exc).__name__}: {exc})"
+            )
+
+    async def _refuse_at_load(self, reason: str) -> NoReturn:
+        await self._writer.run(self._close_files)
+        self._stop_threads()
+        raise StorageError(f"cannot use {self.path}: {reason}; it was left untouched") from None
 
     def _load(self) -> Saved:
         db = self._db

@@ -668,6 +668,25 @@ async def test_a_truncated_journal_is_refused_clearly_and_left_untouched(tmp_pat
     assert _digest(db) == before
 
 
+async def test_a_record_that_does_not_read_back_is_refused_clearly_and_left_untouched(
+    tmp_path,
+) -> None:
+    import sqlite3
+
+    db, fill, _ = _real_journal(tmp_path)
+    await fill()
+    con = sqlite3.connect(db)  # a hand edit, or another tool, leaves a ticket we cannot read
+    (cid,) = con.execute("SELECT conversation_id FROM open_work LIMIT 1").fetchone()
+    con.execute("UPDATE open_work SET ticket = ? WHERE conversation_id = ?", ('{"x": 1}', cid))
+    con.commit()
+    con.close()
+    before = _digest(db)
+    code, err = await asyncio.to_thread(_serve_once, tmp_path, db)
+    assert "Traceback" not in err, err[-600:]
+    assert code == 2 and str(db) in err and "does not read back" in err, err[-600:]
+    assert _digest(db) == before
+
+
 async def test_another_applications_sqlite_database_is_refused_and_left_untouched(
     tmp_path,
 ) -> None:
