@@ -810,7 +810,8 @@ def table(result: dict[str, Any]) -> str:
             (
                 "restart on the journal (recovery)",
                 f"{rc['to_port_file_s']:.2f} s to port file with {rc['waiting_total']:,} "
-                f"open conversations and {rc['agents_listed']:,} agents back; {mem(rc)}",
+                f"open conversations (the probe submits included) and "
+                f"{rc['agents_listed']:,} agents back; {mem(rc)}",
             )
         )
     if "config_startup" in result:

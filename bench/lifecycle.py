@@ -78,12 +78,17 @@ def machine() -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--desktops", type=int, default=1000)
-    parser.add_argument("--duration", type=float, default=10.0)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--wrap-time", type=float, default=0.0, help="seconds of wrap-up")
+    parser.add_argument("--desktops", type=int, default=1000, help="[%(default)s]")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds [%(default)s]")
+    parser.add_argument("--concurrency", type=int, default=64, help="[%(default)s]")
     parser.add_argument(
-        "--rounds", type=int, default=1, help="ours and the bare transport, in turn, this often"
+        "--wrap-time", type=float, default=0.0, help="seconds of wrap-up [%(default)s]"
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="ours and the bare transport, in turn, this often [%(default)s]",
     )
     parser.add_argument("--out", help="write the figures here as JSON")
     args = parser.parse_args(argv)

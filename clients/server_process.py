@@ -55,9 +55,10 @@ class ServerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.port_file.unlink(missing_ok=True)
         log = self.log_path.open("a")
-        self.process = subprocess.Popen(
-            self.args, stdout=log, stderr=subprocess.STDOUT, env={**os.environ}
-        )
+        # stdout carries only the "listening on" line (the address is read from the port
+        # file): kept apart, so that a log in JSON lines is JSON throughout.
+        said = (self.workdir / "stdout").open("a")
+        self.process = subprocess.Popen(self.args, stdout=said, stderr=log, env={**os.environ})
         deadline = time.monotonic() + timeout
         while not self.port_file.exists() or not self.port_file.read_text():
             if self.process.poll() is not None:

@@ -61,6 +61,7 @@ async def main(address: str) -> None:
         # Work an earlier run left with the agent (it was stopped halfway): end and close it,
         # or it would hold the agent's capacity and this run's call would wait for it.
         for leftover in state.conversation_ids:
+            print(f"ending and closing {leftover}, left with the agent by an earlier run")
             await end_and_close(desktop, leftover)
 
         submitted = await gateway.SubmitWork(
@@ -116,4 +117,7 @@ async def end_and_close(desktop: desktop_pb2_grpc.DesktopServiceStub, cid: str) 
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:50051"))
+    try:
+        asyncio.run(main(sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:50051"))
+    except KeyboardInterrupt:
+        sys.exit(130)  # stopped by hand: the next run ends and closes what this one left

@@ -48,10 +48,16 @@ def add_loadtest_command(commands: Any) -> None:
     )
     rate.add_argument("--max", action="store_true", help="as fast as possible (the default)")
     p.add_argument(
-        "--concurrency", type=_count(1), default=64, help="submits in flight per process"
+        "--concurrency",
+        type=_count(1),
+        default=64,
+        help="submits in flight per process [%(default)s]",
     )
     p.add_argument(
-        "--duration", type=_seconds(positive=True), default=10.0, help="seconds of submitting"
+        "--duration",
+        type=_seconds(positive=True),
+        default=10.0,
+        help="seconds of submitting [%(default)s]",
     )
     p.add_argument(
         "--drain",
@@ -60,15 +66,22 @@ def add_loadtest_command(commands: Any) -> None:
         help="after the last submit, seconds to wait for open work to close [%(default)s]",
     )
     p.add_argument(
-        "--handle-time", type=_seconds(), default=0.0, help="seconds an agent holds work"
+        "--handle-time",
+        type=_seconds(),
+        default=0.0,
+        help="seconds an agent holds work [%(default)s]",
     )
-    p.add_argument("--wrap-time", type=_seconds(), default=0.0, help="seconds of wrap-up")
+    p.add_argument(
+        "--wrap-time", type=_seconds(), default=0.0, help="seconds of wrap-up [%(default)s]"
+    )
     p.add_argument(
         "--warmup", type=_seconds(), default=1.0, help="seconds whose latencies are not kept [1]"
     )
     p.add_argument("--queue", default="load", help="queue the agents serve [%(default)s]")
     p.add_argument("--stream", default="load", help="work stream to submit to [%(default)s]")
-    p.add_argument("--agent-prefix", default="load-", help="agent ids are PREFIX0, PREFIX1, ...")
+    p.add_argument(
+        "--agent-prefix", default="load-", help="agent ids are PREFIX0, PREFIX1, ... [%(default)s]"
+    )
     p.add_argument(
         "--reconnect",
         action="store_true",

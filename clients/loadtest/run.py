@@ -370,7 +370,7 @@ class LoadRun:
             print(
                 f"{self.plan.label}submitted {o.submitted:,} ({rate:,.0f}/s)  offered "
                 f"{o.offered:,}  accepted {o.accepted:,}  closed {o.closed:,}  "
-                f"submit->offer {_p50_p99(recent)}  errors {sum(o.errors.values())}",
+                f"submit->offer {_p50_p99(recent)}  errors {sum(o.errors.values()):,}",
                 flush=True,
             )
 
