@@ -222,20 +222,24 @@ class Replay:
 
     async def _reconnect(self) -> None:
         assert self.on_server_lost is not None
+        # The old streams are dead: drop what is left of them first, outside the lock. A
+        # reader may be waiting for the lock to answer something the old stream delivered,
+        # and hanging up waits for the reader: under the lock that would wait for ever.
+        live = [(a, d) for a, d in sorted(self.desktops.items()) if not d.hung_up]
+        for _, desktop in live:
+            await desktop.disconnect()
         async with self.acting:
             self.connection = await self.on_server_lost()
             self._simulating(self.connection)
             self.restarts += 1
-            for agent_id, desktop in sorted(self.desktops.items()):
+            for desktop in self.desktops.values():
                 desktop.connection = self.connection
-                if desktop.hung_up:
-                    continue
+            for agent_id, desktop in live:
                 presence = (
                     common_pb2.PRESENCE_OFFLINE
                     if agent_id in self.leaving
                     else common_pb2.PRESENCE_AVAILABLE
                 )
-                await desktop.disconnect()  # the old stream is dead; drop what is left of it
                 await desktop.connect(presence, resume=True)
 
     def _simulating(self, connection: Connection) -> None:
