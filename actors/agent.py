@@ -366,11 +366,11 @@ class AgentActor(LoopActor):
                 f"agent {self.spec.id} does not hold conversation {conversation_id}"
             )
         if held.state != state:
-            already = " (it was ended: CloseConversation closes it)" if action == "end" else ""
+            ended = action == "end" and held.state == "wrap_up"
             raise FailedPrecondition(
                 f"cannot {action} conversation {conversation_id}: it is "
                 f"{held.state.replace('_', '-')}, not {state.replace('_', '-')}"
-                + (already if held.state == "wrap_up" else "")
+                + (" (it was ended: CloseConversation closes it)" if ended else "")
             )
         return held
 

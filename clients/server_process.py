@@ -54,11 +54,11 @@ class ServerProcess:
         """Start (or start again, on the same journal) and return the address."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self.port_file.unlink(missing_ok=True)
-        log = self.log_path.open("a")
         # stdout carries only the "listening on" line (the address is read from the port
-        # file): kept apart, so that a log in JSON lines is JSON throughout.
-        said = (self.workdir / "stdout").open("a")
-        self.process = subprocess.Popen(self.args, stdout=said, stderr=log, env={**os.environ})
+        # file): kept apart, so that a log in JSON lines is JSON throughout. The child keeps
+        # its own copies of both files.
+        with self.log_path.open("a") as log, (self.workdir / "stdout").open("a") as said:
+            self.process = subprocess.Popen(self.args, stdout=said, stderr=log, env={**os.environ})
         deadline = time.monotonic() + timeout
         while not self.port_file.exists() or not self.port_file.read_text():
             if self.process.poll() is not None:

@@ -187,9 +187,10 @@ async def start(
     await storage.open()
     await _recover(centre, storage, clock, dispatcher)
     await server.start()
-    for name in ["", *services]:
+    health_names = ["", *services]  # the server as a whole, and each service
+    for name in health_names:
         await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    storage.on_failing = _health_follows(health_servicer, ["", *services])
+    storage.on_failing = _health_follows(health_servicer, health_names)
     log.info(
         "server.started",
         listen=listen,

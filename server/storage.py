@@ -259,8 +259,9 @@ class Storage:
         self._recorded = 0
         self._committed = 0
         self._waiters: deque[tuple[int, Callable[[], None]]] = deque()
-        self._failing = False  # the last commit failed: retry on the writer thread
-        self._failing_since = 0.0  # time.monotonic() of the first of the failures in a row
+        # time.monotonic() of the first of the failed commits in a row; None: the last
+        # commit succeeded. While failing, commits are retried on the writer thread.
+        self._failing_since: float | None = None
         self._rows_since_checkpoint = 0
         self._last_commit_at = 0.0  # time.perf_counter() when the last commit ended
 
@@ -649,7 +650,7 @@ class Storage:
             and len(self._waiters) <= INLINE_WAITERS
             and time.perf_counter() - self._last_commit_at >= QUIET_S
         )
-        if quiet and not self._failing:
+        if quiet and self._failing_since is None:
             try:
                 rows = self._write(batch)
             except Exception as exc:  # any failure: keep the batch and retry it
@@ -673,19 +674,19 @@ class Storage:
         # Nothing it covers was told to anyone: keep it and try again shortly, on the
         # writer thread (a disk in trouble must not stall the loop).
         log.error("storage.write_failed", error=str(error), path=self.path)
-        if not self._failing:
+        if self._failing_since is None:
             self._failing_since = time.monotonic()
             if self.on_failing is not None:
                 self.on_failing(True)
-        self._failing = True
         self._batch = batch.then(self._batch)
         self._loop.call_later(RETRY_S, self._flush)  # type: ignore[union-attr]
 
     def _committed_upto(self, covered: int, rows: int) -> None:
         self._last_commit_at = time.perf_counter()
-        if self._failing and self.on_failing is not None:
-            self.on_failing(False)
-        self._failing = False
+        if self._failing_since is not None:
+            self._failing_since = None
+            if self.on_failing is not None:
+                self.on_failing(False)
         self._committed = covered
         while self._waiters and self._waiters[0][0] <= covered:
             _, callback = self._waiters.popleft()
@@ -884,7 +885,8 @@ class Storage:
         given_up = 0
         while not drained.done():
             await asyncio.wait({drained}, timeout=RETRY_S)
-            if self._failing and time.monotonic() - self._failing_since > CLOSE_FAILING_S:
+            since = self._failing_since
+            if since is not None and time.monotonic() - since > CLOSE_FAILING_S:
                 drained.cancel()
                 given_up = self._recorded - self._committed
                 break
