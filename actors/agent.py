@@ -135,6 +135,12 @@ class AgentActor(LoopActor):
                 if held is not None and held.state == "offered" and held.token == token:
                     self._decline(held, TIMED_OUT, self.directory.settings.after_missed_offer)
             case m.AgentEnds(conversation_id, close):
+                held = self.work.get(conversation_id)
+                if close and held is not None and held.state == "wrap_up":
+                    # The customer ended it first: "end and close" still closes it, as it
+                    # does when the two cross (the customer's end arriving after the agent's).
+                    self._close(held)
+                    return ConversationState.CLOSED
                 held = self._held(conversation_id, "active", "end")
                 if close:
                     # Ended and closed in one step: the desktop that asked hears where the

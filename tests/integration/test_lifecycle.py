@@ -464,9 +464,7 @@ async def test_end_and_close_in_one_call_skips_wrap_up_and_frees_the_agent_at_on
     email = (await centre.submit("email")).conversation_id
     await centre.settle(10)
     answer = await centre.conn.desktop.EndConversation(
-        desktop_pb2.DesktopEndConversationRequest(
-            agent_id="a1", conversation_id=first, close=True
-        )
+        desktop_pb2.DesktopEndConversationRequest(agent_id="a1", conversation_id=first, close=True)
     )
     assert answer.state == CLOSED
     await centre.settle()
@@ -522,6 +520,27 @@ async def test_end_and_close_is_one_step_that_a_racing_close_cannot_split(harnes
         await centre.settle()
         assert timeline(await centre.conversation(cid))[-2:] == ["ended", "closed"]
         assert (await centre.agent("a1")).capacity_used == 0
+
+
+async def test_end_and_close_after_the_customer_ended_still_closes(harness) -> None:
+    # The same button gives the same result whether the customer's end came first or the
+    # two crossed: the conversation is closed and the agent freed.
+    centre = await Centre.start(harness, WRAP_CONFIG.format(wrap="always"))
+    a1 = await centre.signin("a1")
+    cid = (await centre.submit()).conversation_id
+    await a1.accept(cid)
+    ended = await centre.conn.gateway.EndConversation(
+        gateway_pb2.GatewayEndConversationRequest(conversation_id=cid)
+    )
+    assert ended.state == WRAP_UP
+    answer = await centre.conn.desktop.EndConversation(
+        desktop_pb2.DesktopEndConversationRequest(agent_id="a1", conversation_id=cid, close=True)
+    )
+    assert answer.state == CLOSED
+    await centre.settle()
+    conversation = await centre.conversation(cid)
+    assert conversation.state == CLOSED and timeline(conversation)[-2:] == ["ended", "closed"]
+    assert (await centre.agent("a1")).capacity_used == 0
 
 
 async def test_end_and_close_of_work_not_yet_accepted_is_refused_and_closes_nothing(
