@@ -28,7 +28,7 @@ class AdminService(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.UpsertAgentResponse:
         created = self.centre.upsert_agent(
             validation.require_id("agent_id", request.agent_id),
-            request.name[:200],
+            validation.text("name", request.name, validation.MAX_NAME),
             request.capacity,
             validation.skills("skills", request.skills),
             tuple(validation.require_id("queue_ids", q) for q in request.queue_ids),

@@ -13,6 +13,7 @@ MAX_ID = 128
 MAX_MAP_ENTRIES = 64
 MAX_KEY = 128
 MAX_VALUE = 4096
+MAX_NAME = 200
 MAX_SKILLS = 32
 MAX_RATING = 10
 PRIORITY_RANGE = (-1000, 1000)
@@ -28,6 +29,13 @@ def require_id(field: str, value: str) -> str:
     return value
 
 
+def text(field: str, value: str, limit: int) -> str:
+    """Free text shown to people (a name): refused past `limit`, never cut short."""
+    if len(value) > limit:
+        raise InvalidArgument(f"{field} is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
 def optional_id(field: str, value: str) -> str:
     return require_id(field, value) if value else value
 
@@ -36,8 +44,10 @@ def string_map(field: str, mapping: Mapping[str, str]) -> dict[str, str]:
     if len(mapping) > MAX_MAP_ENTRIES:
         raise InvalidArgument(f"{field} has {len(mapping)} entries; the limit is {MAX_MAP_ENTRIES}")
     for key, value in mapping.items():
-        if not key or len(key) > MAX_KEY:
-            raise InvalidArgument(f"{field}: keys must be 1-{MAX_KEY} characters, got {key[:40]!r}")
+        if not key or len(key) > MAX_KEY or not key.isprintable():
+            raise InvalidArgument(
+                f"{field}: keys must be 1-{MAX_KEY} printable characters, got {key[:40]!r}"
+            )
         if len(value) > MAX_VALUE:
             raise InvalidArgument(
                 f"{field}[{key!r}] is {len(value)} characters long; the limit is {MAX_VALUE}"

@@ -793,6 +793,51 @@ async def test_upsert_agent_with_a_negative_capacity_is_invalid(harness) -> None
     )
 
 
+async def test_map_keys_with_unprintable_characters_are_invalid(harness) -> None:
+    centre = await started(harness)
+    before = await centre.snapshot()
+    for key in ("a\x00b", "line\nbreak", "zero\u200bwidth"):
+        await refused(
+            centre.conn.gateway.SubmitWork(
+                gateway_pb2.SubmitWorkRequest(
+                    work_stream_id="chat",
+                    customer=common_pb2.Customer(id="c1", attributes={key: "v"}),
+                )
+            ),
+            INVALID,
+            "customer.attributes",
+            "printable",
+        )
+        await refused(
+            centre.conn.gateway.SubmitWork(
+                gateway_pb2.SubmitWorkRequest(work_stream_id="chat", context={key: "v"})
+            ),
+            INVALID,
+            "context",
+        )
+    assert await centre.snapshot() == before
+
+
+async def test_upsert_agent_with_a_name_over_200_characters_is_invalid_not_cut(harness) -> None:
+    centre = await started(harness)
+    await refused(
+        centre.conn.admin.UpsertAgent(
+            admin_pb2.UpsertAgentRequest(agent_id="a9", name="n" * 201, queue_ids=["q1"])
+        ),
+        INVALID,
+        "name",
+        "200",
+    )
+    await refused(
+        centre.conn.supervisor.GetAgent(supervisor_pb2.GetAgentRequest(agent_id="a9")),
+        NOT_FOUND,
+        "a9",
+    )
+    await centre.conn.admin.UpsertAgent(
+        admin_pb2.UpsertAgentRequest(agent_id="a9", name="n" * 200, queue_ids=["q1"])
+    )
+
+
 async def test_upsert_agent_with_a_queue_listed_twice(harness) -> None:
     centre = await started(harness)
     try:
